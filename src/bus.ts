@@ -1,0 +1,108 @@
+/**
+ * The typed event bus: components meet here, never call each other. Every listener is registered under
+ * an owner key so a component's `stop()` removes all of its listeners in one call.
+ */
+import { EventEmitter } from "node:events";
+import type { ParamValue } from "./model/index.ts";
+
+export type DeviceState = Record<string, ParamValue>;
+
+export interface DeviceStateEvent {
+  deviceId: string;
+  nodeId: string;
+  /** The full reported state after the change. */
+  state: DeviceState;
+  /** Params whose value changed with this report (empty for a report that changed nothing). */
+  changed: string[];
+  /** What caused it: a node's own report, or the confirmation of a command. */
+  cause: "report" | "command";
+  at: number;
+}
+
+export interface DeviceAvailabilityEvent {
+  nodeId: string;
+  deviceIds: string[];
+  online: boolean;
+  at: number;
+}
+
+export interface DeviceRegistryEvent {
+  nodeId: string;
+  added: string[];
+  removed: string[];
+  changed: string[];
+  at: number;
+}
+
+export interface CommandResultEvent {
+  commandId: string;
+  deviceId: string;
+  actor: string;
+  status: "ok" | "accepted" | "error";
+  errorCode?: string;
+  latencyMs: number;
+  at: number;
+}
+
+export interface NodeEventEvent {
+  nodeId: string;
+  deviceId?: string;
+  type: string;
+  payload: Record<string, unknown>;
+  at: number;
+}
+
+export interface BridgeLinkEvent {
+  connected: boolean;
+  at: number;
+}
+
+export interface EventMap {
+  "device.state": DeviceStateEvent;
+  "device.availability": DeviceAvailabilityEvent;
+  "device.registry": DeviceRegistryEvent;
+  "command.result": CommandResultEvent;
+  "node.event": NodeEventEvent;
+  "bridge.link": BridgeLinkEvent;
+}
+
+export type EventName = keyof EventMap;
+
+export class EventBus {
+  private readonly emitter = new EventEmitter();
+  private readonly owned = new Map<string, Array<{ event: EventName; listener: (payload: unknown) => void }>>();
+
+  constructor() {
+    // Subscribers are components, not requests; a high count is expected, not a leak.
+    this.emitter.setMaxListeners(100);
+  }
+
+  on<E extends EventName>(owner: string, event: E, listener: (payload: EventMap[E]) => void): void {
+    // A throwing listener must not break the emitter or the other listeners.
+    const safe = (payload: EventMap[E]) => {
+      try {
+        listener(payload);
+      } catch (error) {
+        this.emitter.emit("listener-error", { owner, event, error });
+      }
+    };
+    this.emitter.on(event, safe);
+    const list = this.owned.get(owner) ?? [];
+    list.push({ event, listener: safe as (payload: unknown) => void });
+    this.owned.set(owner, list);
+  }
+
+  emit<E extends EventName>(event: E, payload: EventMap[E]): void {
+    this.emitter.emit(event, payload);
+  }
+
+  /** Reports listener failures (to the log, in the composition root). */
+  onListenerError(handler: (info: { owner: string; event: EventName; error: unknown }) => void): void {
+    this.emitter.on("listener-error", handler);
+  }
+
+  removeListeners(owner: string): void {
+    for (const { event, listener } of this.owned.get(owner) ?? []) this.emitter.off(event, listener);
+    this.owned.delete(owner);
+  }
+}

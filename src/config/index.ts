@@ -1,0 +1,4 @@
+export * from "./load.ts";
+export * from "./reference.ts";
+export * from "./schema.ts";
+export * from "./warnings.ts";

@@ -1,0 +1,152 @@
+import { readFileSync } from "node:fs";
+import { extname } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { type Config, ConfigSchema } from "./schema.ts";
+import { configReference, ENV_PREFIX, type SettingReference } from "./reference.ts";
+
+/** Environment variables that are not settings but are read by the CLI. */
+const NON_SETTING_ENV = new Set(["HEARTH_CONFIG", "HEARTH_ADMIN_TOKEN", "HEARTH_URL", "HEARTH_SIM_PASSWORD"]);
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  }
+}
+
+export interface LoadOptions {
+  /** Path of a YAML or JSON file; `HEARTH_CONFIG` names one when this is absent. */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Values from command-line flags (`--data-dir`), which beat both file and environment. */
+  overrides?: Record<string, unknown>;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** Non-fatal findings to log at start, e.g. unknown HEARTH_* variables. */
+  notices: string[];
+}
+
+type Tree = Record<string, unknown>;
+
+function setPath(tree: Tree, path: readonly string[], value: unknown): void {
+  let node = tree;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== "object" || next === null || Array.isArray(next)) node[key] = {};
+    node = node[key] as Tree;
+  }
+  node[path[path.length - 1] as string] = value;
+}
+
+function readFileTree(file: string, problems: string[]): Tree {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    problems.push(`config file ${file}: ${(error as NodeJS.ErrnoException).code ?? "cannot be read"}`);
+    return {};
+  }
+  const isJson = extname(file).toLowerCase() === ".json";
+  try {
+    const parsed: unknown = isJson ? JSON.parse(text) : parseYaml(text);
+    if (parsed === null || parsed === undefined) return {};
+    if (typeof parsed !== "object" || Array.isArray(parsed)) {
+      problems.push(`config file ${file}: the top level must be a mapping of settings`);
+      return {};
+    }
+    return parsed as Tree;
+  } catch (error) {
+    problems.push(`config file ${file}: not valid ${isJson ? "JSON" : "YAML"}: ${(error as Error).message.split("\n")[0]}`);
+    return {};
+  }
+}
+
+function coerceEnv(setting: SettingReference, raw: string, problems: string[]): unknown {
+  switch (setting.kind) {
+    case "number": {
+      const n = Number(raw.trim());
+      if (raw.trim() === "" || !Number.isFinite(n)) {
+        problems.push(`${setting.env}: expected a number, got "${raw}"`);
+        return undefined;
+      }
+      return n;
+    }
+    case "boolean": {
+      const v = raw.trim().toLowerCase();
+      if (["1", "true", "yes", "on"].includes(v)) return true;
+      if (["0", "false", "no", "off"].includes(v)) return false;
+      problems.push(`${setting.env}: expected true or false, got "${raw}"`);
+      return undefined;
+    }
+    default:
+      return raw;
+  }
+}
+
+function readEnvValue(setting: SettingReference, env: NodeJS.ProcessEnv, problems: string[]): string | undefined {
+  const direct = env[setting.env];
+  const fileVar = `${setting.env}_FILE`;
+  const fromFile = env[fileVar];
+  if (direct !== undefined && fromFile !== undefined) {
+    problems.push(`${setting.env} and ${fileVar} are both set; keep one`);
+    return undefined;
+  }
+  if (fromFile !== undefined) {
+    try {
+      return readFileSync(fromFile, "utf8").trim();
+    } catch (error) {
+      problems.push(`${fileVar}: ${fromFile} cannot be read (${(error as NodeJS.ErrnoException).code ?? "error"})`);
+      return undefined;
+    }
+  }
+  return direct;
+}
+
+/**
+ * Builds the configuration from defaults, an optional file, `HEARTH_*` variables and flags, in that
+ * order of precedence, and validates it once. Every problem is reported together in one ConfigError.
+ */
+export function loadConfig(options: LoadOptions = {}): LoadedConfig {
+  const env = options.env ?? process.env;
+  const problems: string[] = [];
+  const notices: string[] = [];
+  const file = options.file ?? env.HEARTH_CONFIG;
+  const tree: Tree = file ? readFileTree(file, problems) : {};
+
+  const reference = configReference();
+  const known = new Set(reference.flatMap((s) => [s.env, `${s.env}_FILE`]));
+  for (const name of Object.keys(env)) {
+    if (name.startsWith(ENV_PREFIX) && !known.has(name) && !NON_SETTING_ENV.has(name)) {
+      notices.push(`${name} is not a Hearth setting and is ignored (see the config reference in README.md)`);
+    }
+  }
+  for (const setting of reference) {
+    const raw = readEnvValue(setting, env, problems);
+    if (raw === undefined) continue;
+    const value = coerceEnv(setting, raw, problems);
+    if (value !== undefined) setPath(tree, setting.path, value);
+  }
+  for (const [dotted, value] of Object.entries(options.overrides ?? {})) {
+    if (value !== undefined) setPath(tree, dotted.split("."), value);
+  }
+
+  const result = ConfigSchema.safeParse(tree);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const path = issue.path.map(String);
+      const where = path.length > 0 ? path.join(".") : "(top level)";
+      const envHint = reference.find((s) => s.path.join(".") === path.join("."))?.env;
+      problems.push(`${where}${envHint ? ` (${envHint})` : ""}: ${issue.message}`);
+    }
+  }
+  // Checked on the merged values rather than the parsed result, so that it is reported with the others.
+  const mqtt = typeof tree.mqtt === "object" && tree.mqtt !== null ? (tree.mqtt as Tree) : {};
+  if (mqtt.url && (mqtt.username === undefined || mqtt.password === undefined)) {
+    problems.push("mqtt.url is set: also set mqtt.username and mqtt.password (HEARTH_MQTT_USERNAME, HEARTH_MQTT_PASSWORD) for the bridge's own broker account");
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  const config = (result as { data: Config }).data;
+  return { config, notices };
+}

@@ -1,0 +1,88 @@
+/**
+ * The one configuration schema: defaults, documentation and validation in one place. Every leaf can be
+ * set in the config file (YAML or JSON) and overridden by an environment variable whose name is derived
+ * from its path: `http.port` → `HEARTH_HTTP_PORT`, `mqtt.url` → `HEARTH_MQTT_URL`. A `_FILE` suffix
+ * (`HEARTH_MQTT_PASSWORD_FILE`) reads the value from a file, for systemd credentials and secrets.
+ */
+import { z } from "zod";
+import { DEFAULT_TOPIC_PREFIX } from "../devices/protocol.ts";
+
+const port = z.number().int().min(0).max(65535);
+
+export const ConfigSchema = z.strictObject({
+  dataDir: z.string().min(1).default("./data").describe("Folder for the SQLite database and other state."),
+  logLevel: z
+    .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+    .default("info")
+    .describe("Log level; logs are JSON lines on stdout."),
+  publicUrl: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe("The public HTTPS URL Amazon and Google reach Hearth at (behind a TLS reverse proxy)."),
+  shutdownTimeoutMs: z
+    .number()
+    .int()
+    .positive()
+    .default(10_000)
+    .describe("Hard limit for a clean shutdown after SIGTERM/SIGINT; past it the process exits anyway."),
+  http: z
+    .strictObject({
+      host: z.string().min(1).default("127.0.0.1").describe("Address the HTTP server binds to."),
+      port: port.default(8080).describe("HTTP port (0 picks a free one)."),
+      trustProxy: z
+        .boolean()
+        .default(false)
+        .describe("Trust X-Forwarded-* from one reverse proxy in front (needed for correct client IPs)."),
+      bodyLimitBytes: z.number().int().positive().default(65_536).describe("Largest request body accepted."),
+    })
+    .default({ host: "127.0.0.1", port: 8080, trustProxy: false, bodyLimitBytes: 65_536 }),
+  mqtt: z
+    .strictObject({
+      url: z
+        .url({ protocol: /^(mqtt|mqtts|tcp|tls)$/ })
+        .optional()
+        .describe("Use this external broker (e.g. mosquitto) instead of the embedded one."),
+      username: z.string().min(1).optional().describe("Bridge's username on the external broker."),
+      password: z.string().min(1).optional().describe("Bridge's password on the external broker."),
+      host: z.string().min(1).default("127.0.0.1").describe("Address the embedded broker binds to."),
+      port: port.default(1883).describe("Port of the embedded broker (0 picks a free one)."),
+      advertisedUrl: z
+        .url({ protocol: /^(mqtt|mqtts)$/ })
+        .optional()
+        .describe("Broker URL printed for nodes by `hearth node add` (default: derived from the broker settings)."),
+      topicPrefix: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, "a topic prefix is plain levels without wildcards")
+        .default(DEFAULT_TOPIC_PREFIX)
+        .describe("Root of the node protocol topics."),
+      maxKeepaliveSeconds: z
+        .number()
+        .int()
+        .min(5)
+        .max(3600)
+        .default(120)
+        .describe("Embedded broker: longest keepalive a node may ask for (offline detection is 1.5× this)."),
+    })
+    .default({ host: "127.0.0.1", port: 1883, topicPrefix: DEFAULT_TOPIC_PREFIX, maxKeepaliveSeconds: 120 }),
+  commands: z
+    .strictObject({
+      timeoutMs: z
+        .number()
+        .int()
+        .min(100)
+        .max(60_000)
+        .default(5000)
+        .describe("How long a command waits for the node's confirmation (one retry with the same id included)."),
+      desiredTtlSeconds: z
+        .number()
+        .int()
+        .min(0)
+        .default(600)
+        .describe("A desired value younger than this is re-sent when its node comes back online (0: never)."),
+    })
+    .default({ timeoutMs: 5000, desiredTtlSeconds: 600 }),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+/** What a config file may hold: any subset of the schema. */
+export type ConfigInput = z.input<typeof ConfigSchema>;

@@ -1,0 +1,3 @@
+export * from "./device-types.ts";
+export * from "./errors.ts";
+export * from "./validate.ts";

@@ -1,0 +1,92 @@
+/**
+ * Opens the SQLite database and brings its schema up to date. One file, WAL mode. Durability is chosen
+ * per write: credentials and tokens commit with `synchronous=FULL` (a power cut cannot lose them), while
+ * device state and the command log use `NORMAL` — a state update lost to a power cut is re-sent by the
+ * node's retained messages, and FULL would cost ~200 µs on every report.
+ */
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from "./migrations/index.ts";
+
+export type Db = Database.Database;
+
+export class StoreError extends Error {
+  override readonly name = "StoreError";
+}
+
+export interface OpenOptions {
+  /** Migrations to apply (tests pass a subset); defaults to all. */
+  migrations?: readonly Migration[];
+  readonly?: boolean;
+}
+
+export function openDatabase(path: string, options: OpenOptions = {}): Db {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  let db: Db;
+  try {
+    db = new Database(path, { timeout: 5000, readonly: options.readonly ?? false });
+  } catch (error) {
+    throw new StoreError(`cannot open the database ${path}: ${(error as Error).message}`);
+  }
+  try {
+    if (!options.readonly) db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    db.pragma("foreign_keys = ON");
+    db.pragma("busy_timeout = 5000");
+    if (!options.readonly) migrate(db, options.migrations ?? MIGRATIONS);
+    else checkVersion(db, latestOf(options.migrations ?? MIGRATIONS));
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return db;
+}
+
+function latestOf(migrations: readonly Migration[]): number {
+  return migrations[migrations.length - 1]?.version ?? 0;
+}
+
+function checkVersion(db: Db, latest: number): number {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  if (current > latest) {
+    throw new StoreError(
+      `the database schema is version ${current}, newer than this Hearth understands (${latest}); ` +
+        "upgrade Hearth, or restore the backup taken before the upgrade",
+    );
+  }
+  return current;
+}
+
+/**
+ * Applies the missing migrations, in order, inside one IMMEDIATE transaction: either the schema ends at
+ * the latest version or nothing changed. A database newer than the code is refused, never downgraded.
+ */
+export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): void {
+  const latest = latestOf(migrations);
+  const run = db.transaction(() => {
+    const current = checkVersion(db, latest);
+    for (const migration of migrations) {
+      if (migration.version <= current) continue;
+      db.exec(migration.sql);
+      db.pragma(`user_version = ${migration.version}`);
+    }
+  });
+  run.immediate();
+}
+
+/** Runs `fn` in a transaction committed with `synchronous=FULL`. */
+export function durably<T>(db: Db, fn: () => T): T {
+  db.pragma("synchronous = FULL");
+  try {
+    return db.transaction(fn).immediate();
+  } finally {
+    db.pragma("synchronous = NORMAL");
+  }
+}
+
+export function schemaVersion(db: Db): number {
+  return db.pragma("user_version", { simple: true }) as number;
+}
+
+export { LATEST_SCHEMA_VERSION };

@@ -1,0 +1,12 @@
+import { initialSchema } from "./001-initial.ts";
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** Ordered; `version` is the value of `PRAGMA user_version` after the migration ran. */
+export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: "initial schema", sql: initialSchema }];
+
+export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
