@@ -1,0 +1,169 @@
+/**
+ * The admin REST API under /api/v1: nodes, devices, commands. Every route needs an admin token
+ * (`hearth admin token`) as `Authorization: Bearer …`; repeated failures from one address are locked
+ * out before any token work is done.
+ */
+import express, { type RequestHandler, Router } from "express";
+import { z } from "zod";
+import type { Config } from "../config/index.ts";
+import type { CommandService } from "../devices/commands.ts";
+import { addNode, NodeRegistryError } from "../devices/node-registry.ts";
+import type { DeviceLink } from "../devices/link.ts";
+import { DEVICE_OPS } from "../model/index.ts";
+import { FailureLimiter } from "../security/failure-limiter.ts";
+import type { DeviceRecord, NodeRecord, Store } from "../store/index.ts";
+import { HttpError } from "./errors.ts";
+
+export interface AdminApiDeps {
+  config: Config;
+  store: Store;
+  commands: CommandService;
+  link: DeviceLink;
+  /** Closes a removed node's connection on the embedded broker (absent with an external broker). */
+  disconnectNode?: (nodeId: string) => void;
+  embeddedPort?: () => number;
+  now?: () => number;
+}
+
+const CommandBody = z.strictObject({
+  op: z.enum(DEVICE_OPS).optional(),
+  params: z.record(z.string(), z.unknown()).optional(),
+});
+
+const NodeBody = z.strictObject({ node_id: z.string(), rotate: z.boolean().optional() });
+
+export function deviceView(device: DeviceRecord) {
+  return {
+    id: device.id,
+    node_id: device.nodeId,
+    dev_id: device.devId,
+    type: device.type,
+    name: device.name,
+    room: device.room,
+    online: device.online,
+    state: device.state,
+    state_seq: device.stateSeq,
+    state_changed_at: device.reportedAt === null ? null : new Date(device.reportedAt).toISOString(),
+    params: device.definition.params,
+  };
+}
+
+export function nodeView(node: NodeRecord) {
+  const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+  return {
+    id: node.id,
+    name: node.name,
+    online: node.online,
+    fw_version: node.fwVersion,
+    hw_model: node.hwModel,
+    status_changed_at: iso(node.statusChangedAt),
+    last_seen_at: iso(node.lastSeenAt),
+    created_at: iso(node.createdAt),
+  };
+}
+
+function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const result = schema.safeParse(body ?? {});
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const where = issue?.path.length ? `${issue.path.join(".")}: ` : "";
+  throw new HttpError(400, "invalid_request", `${where}${issue?.message ?? "invalid body"}`);
+}
+
+export function requireAdminToken(store: Store, now: () => number): RequestHandler {
+  const failures = new FailureLimiter(20, 15 * 60_000, now);
+  return (req, res, next) => {
+    const ip = req.ip ?? "unknown";
+    if (failures.isLocked(ip)) {
+      res.setHeader("Retry-After", "900");
+      throw new HttpError(429, "too_many_attempts", "too many failed authentication attempts; try again later");
+    }
+    const header = req.get("authorization") ?? "";
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match || !store.adminTokens.verify(match[1] as string, now())) {
+      failures.recordFailure(ip);
+      res.setHeader("WWW-Authenticate", 'Bearer realm="hearth-admin"');
+      throw new HttpError(401, "unauthorized", match ? "invalid or expired admin token" : "an admin token is required (hearth admin token)");
+    }
+    next();
+  };
+}
+
+export function adminApi(deps: AdminApiDeps): Router {
+  const { store, commands, link, config } = deps;
+  const now = deps.now ?? Date.now;
+  const router = Router();
+  router.use(requireAdminToken(store, now));
+  router.use(express.json({ limit: config.http.bodyLimitBytes }));
+
+  router.get("/devices", (_req, res) => {
+    res.json(store.devices.list().map(deviceView));
+  });
+
+  router.get("/devices/:id", (req, res) => {
+    const device = store.devices.get(req.params.id as string);
+    if (!device?.present) throw new HttpError(404, "unknown_device", `no device "${req.params.id}"`);
+    res.json(deviceView(device));
+  });
+
+  router.post("/devices/:id/commands", async (req, res) => {
+    const body = parseBody(CommandBody, req.body);
+    const result = await commands.send({
+      deviceId: req.params.id as string,
+      ...(body.op ? { op: body.op } : {}),
+      params: body.params ?? {},
+      actor: "admin",
+    });
+    res.status(result.status === "accepted" ? 202 : 200).json({
+      status: result.status,
+      command_id: result.commandId,
+      device: result.deviceId,
+      state: result.state,
+      latency_ms: result.latencyMs,
+    });
+  });
+
+  router.get("/nodes", (_req, res) => {
+    res.json(store.nodes.list().map(nodeView));
+  });
+
+  router.post("/nodes", (req, res) => {
+    const body = parseBody(NodeBody, req.body);
+    const port = deps.embeddedPort?.();
+    const credentials = addNode(store, config, body.node_id, { rotate: body.rotate ?? false, ...(port ? { embeddedPort: port } : {}), now: now() });
+    // A node whose password changed must log in again with the new one.
+    if (body.rotate) deps.disconnectNode?.(body.node_id);
+    res.status(201).json(credentials);
+  });
+
+  router.delete("/nodes/:id", async (req, res) => {
+    const nodeId = req.params.id as string;
+    const devIds = store.devices.list({ nodeId, includeRemoved: true }).map((d) => d.devId);
+    if (!store.nodes.remove(nodeId)) throw new NodeRegistryError("unknown_node", `no node "${nodeId}"`);
+    deps.disconnectNode?.(nodeId);
+    await link.clearRetained(nodeId, devIds);
+    res.status(204).end();
+  });
+
+  router.get("/commands", (req, res) => {
+    const device = typeof req.query.device === "string" ? req.query.device : undefined;
+    const limit = typeof req.query.limit === "string" ? Number.parseInt(req.query.limit, 10) || 50 : 50;
+    res.json(
+      store.commands.recent({ ...(device ? { deviceId: device } : {}), limit }).map((c) => ({
+        id: c.id,
+        device: c.deviceId,
+        actor: c.actor,
+        op: c.op,
+        params: c.params,
+        status: c.status,
+        error_code: c.errorCode,
+        state: c.resultState,
+        attempts: c.attempts,
+        created_at: new Date(c.createdAt).toISOString(),
+        latency_ms: c.latencyMs,
+      })),
+    );
+  });
+
+  return router;
+}

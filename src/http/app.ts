@@ -1,0 +1,100 @@
+/**
+ * Assembles the express app: security headers, request logs with secrets redacted, health, the admin
+ * API, and one JSON error handler. Body parsers are mounted per router, never globally: later routes
+ * (webhooks) need the raw bytes.
+ */
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import express, { type Express } from "express";
+import helmet from "helmet";
+import { pinoHttp } from "pino-http";
+import type { Logger } from "../log.ts";
+import { newId } from "../security/secrets.ts";
+import { type AdminApiDeps, adminApi } from "./admin-api.ts";
+import { errorHandler, notFound } from "./errors.ts";
+
+export interface HealthSource {
+  database(): boolean;
+  mqtt(): { connected: boolean; mode: "embedded" | "external" };
+}
+
+export interface AppDeps extends AdminApiDeps {
+  log: Logger;
+  health: HealthSource;
+  version: string;
+}
+
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("trust proxy", deps.config.http.trustProxy ? 1 : false);
+  app.use(helmet({ contentSecurityPolicy: { useDefaults: true, directives: { upgradeInsecureRequests: null } } }));
+  app.use(
+    pinoHttp({
+      logger: deps.log,
+      genReqId: () => newId(),
+      customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "warn" : "info"),
+      // Only what is needed to follow a request; headers (tokens, cookies) stay out of the log.
+      serializers: {
+        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split("?")[0] }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+    }),
+  );
+
+  app.get("/healthz", (_req, res) => {
+    const database = deps.health.database();
+    const mqtt = deps.health.mqtt();
+    const ok = database && mqtt.connected;
+    res.status(ok ? 200 : 503).json({
+      status: ok ? "ok" : "degraded",
+      version: deps.version,
+      database: { ok: database },
+      mqtt,
+    });
+  });
+
+  app.use("/api/v1", adminApi(deps));
+  app.use(notFound);
+  app.use(errorHandler);
+  return app;
+}
+
+export class HttpServer {
+  private server: Server | undefined;
+
+  constructor(
+    private readonly app: Express,
+    private readonly host: string,
+    private readonly port: number,
+  ) {}
+
+  get url(): string {
+    const address = this.server?.address() as AddressInfo | null | undefined;
+    const host = this.host.includes(":") ? `[${this.host}]` : this.host;
+    return `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${address?.port ?? this.port}`;
+  }
+
+  async start(): Promise<void> {
+    const server = this.app.listen(this.port, this.host);
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("listening", resolve);
+      server.once("error", reject);
+    });
+    // Slowloris protection: a client must send its headers and body within these limits.
+    server.headersTimeout = 15_000;
+    server.requestTimeout = 30_000;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+      // Requests still running after the grace period are cut by the daemon's hard timeout.
+    });
+  }
+}
