@@ -26,7 +26,8 @@ import {
 import type { z } from "zod";
 
 export interface DeviceLinkOptions {
-  url: string;
+  /** Broker URL; a function when it is known only at start (the embedded broker's chosen port). */
+  url: string | (() => string);
   username: string;
   password: string;
   topics: Topics;
@@ -60,10 +61,14 @@ export class DeviceLink {
     this.responseHandlers.push(handler);
   }
 
+  private get url(): string {
+    return typeof this.options.url === "function" ? this.options.url() : this.options.url;
+  }
+
   async start(): Promise<void> {
     const { topics, log, bus } = this.options;
     const connection = await MqttConnection.connect({
-      url: this.options.url,
+      url: this.url,
       clientId: this.options.username,
       username: this.options.username,
       password: this.options.password,
@@ -90,7 +95,7 @@ export class DeviceLink {
     connection.onDisconnect(() => {
       if (this.stopped || !wasConnected) return;
       wasConnected = false;
-      log.warn({ url: redactUrl(this.options.url) }, "MQTT link lost; reconnecting");
+      log.warn({ url: redactUrl(this.url) }, "MQTT link lost; reconnecting");
       bus.emit("bridge.link", { connected: false, at: this.now() });
     });
     connection.onConnect(() => {
@@ -99,7 +104,7 @@ export class DeviceLink {
     connection.onError((error) => log.warn({ err: error.message }, "MQTT link error"));
     await announce();
     bus.emit("bridge.link", { connected: true, at: this.now() });
-    log.info({ url: redactUrl(this.options.url) }, "MQTT link up");
+    log.info({ url: redactUrl(this.url) }, "MQTT link up");
   }
 
   /** Publishes a command to a node: QoS 1, never retained (a retained command would replay at boot). */

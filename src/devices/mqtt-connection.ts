@@ -126,8 +126,8 @@ export class MqttConnection {
 
   /** Resolves with the granted QoS per topic (128 = refused by the broker). */
   async subscribe(topics: string[], qos: 0 | 1 = 1): Promise<number[]> {
-    const granted = await this.client.subscribeAsync(topics.map((topic) => ({ topic, qos })) as never);
-    return (granted as Array<{ qos: number }>).map((g) => g.qos);
+    const granted = await this.client.subscribeAsync(Object.fromEntries(topics.map((topic) => [topic, { qos }])));
+    return granted.map((g) => g.qos);
   }
 
   /** A clean disconnect: the broker does not publish the will. */

@@ -1,0 +1,100 @@
+/**
+ * What every CLI command shares: the common options, loading the config the same way the daemon does,
+ * opening the store, printing tables or JSON, and talking to a running daemon's admin API.
+ */
+import { resolve } from "node:path";
+import type { Command } from "commander";
+import { type Config, loadConfig } from "../config/index.ts";
+import { Store } from "../store/index.ts";
+
+export interface CommonOptions {
+  dataDir?: string;
+  config?: string;
+}
+
+/** A failure the user can fix; printed without a stack trace. */
+export class CliError extends Error {
+  override readonly name = "CliError";
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+export function withCommonOptions(command: Command): Command {
+  return command
+    .option("--data-dir <dir>", "folder for the database and state (HEARTH_DATA_DIR; default ./data)")
+    .option("-c, --config <file>", "YAML or JSON config file (HEARTH_CONFIG)");
+}
+
+export function cliConfig(options: CommonOptions): { config: Config; notices: string[] } {
+  return loadConfig({
+    ...(options.config ? { file: options.config } : {}),
+    overrides: options.dataDir ? { dataDir: options.dataDir } : {},
+  });
+}
+
+export function openStore(config: Config): Store {
+  return Store.open(resolve(config.dataDir));
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Prints rows as an aligned text table; cells are converted with String(). */
+export function printTable(headers: string[], rows: unknown[][]): void {
+  const cells = [headers, ...rows.map((row) => row.map((cell) => (cell === null || cell === undefined ? "-" : String(cell))))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((row) => (row[i] as string).length)));
+  for (const row of cells) process.stdout.write(`${row.map((cell, i) => (cell as string).padEnd(widths[i] as number)).join("  ").trimEnd()}\n`);
+}
+
+export function daemonUrl(config: Config): string {
+  if (process.env.HEARTH_URL) return process.env.HEARTH_URL.replace(/\/$/, "");
+  const host = ["0.0.0.0", "::"].includes(config.http.host) ? "127.0.0.1" : config.http.host;
+  return `http://${host.includes(":") ? `[${host}]` : host}:${config.http.port}`;
+}
+
+export interface ApiResponse {
+  status: number;
+  body: unknown;
+}
+
+/**
+ * Calls the running daemon's admin API. Whoever can open the data dir is an administrator already, so
+ * the CLI mints a token that expires in a minute (or uses HEARTH_ADMIN_TOKEN) instead of asking for one.
+ */
+export async function callDaemon(config: Config, store: Store, method: string, path: string, body?: unknown): Promise<ApiResponse> {
+  const base = daemonUrl(config);
+  let token = process.env.HEARTH_ADMIN_TOKEN;
+  let minted: string | undefined;
+  if (!token) {
+    const created = store.adminTokens.create("cli (temporary)", Date.now(), 60_000);
+    token = created.token;
+    minted = created.id;
+  }
+  try {
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? (JSON.parse(text) as unknown) : null };
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code;
+    if (cause === "ECONNREFUSED" || cause === "ENOTFOUND") {
+      throw new CliError(`Hearth is not running at ${base} (start it with \`hearth start\`, or set HEARTH_URL)`);
+    }
+    throw new CliError(`cannot reach Hearth at ${base}: ${(error as Error).message}`);
+  } finally {
+    if (minted) store.adminTokens.revoke(minted);
+  }
+}
+
+export function apiErrorMessage(response: ApiResponse): string {
+  const error = (response.body as { error?: { code?: string; message?: string } } | null)?.error;
+  return error ? `${error.message} (${error.code})` : `HTTP ${response.status}`;
+}

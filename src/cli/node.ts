@@ -1,0 +1,89 @@
+import { Command } from "commander";
+import { addNode, type NodeCredentials } from "../devices/node-registry.ts";
+import { nodeView } from "../http/admin-api.ts";
+import { apiErrorMessage, callDaemon, CliError, cliConfig, type CommonOptions, openStore, printJson, printTable, withCommonOptions } from "./context.ts";
+
+export function nodeCommand(): Command {
+  const node = new Command("node").description("register, list and remove nodes (ESP32 boards or simulated ones)");
+
+  withCommonOptions(node.command("add <node-id>"))
+    .description("register a node and print its MQTT credentials (shown once; only a hash is kept)")
+    .option("--rotate", "give an existing node a new password")
+    .option("--json", "print one JSON object")
+    .action((nodeId: string, options: CommonOptions & { rotate?: boolean; json?: boolean }) => {
+      const { config } = cliConfig(options);
+      const store = openStore(config);
+      try {
+        const credentials = addNode(store, config, nodeId, { rotate: options.rotate ?? false });
+        if (options.json) printJson(credentials);
+        else printCredentials(credentials);
+      } finally {
+        store.close();
+      }
+    });
+
+  withCommonOptions(node.command("list"))
+    .description("list registered nodes")
+    .option("--json", "print JSON")
+    .action((options: CommonOptions & { json?: boolean }) => {
+      const { config } = cliConfig(options);
+      const store = openStore(config);
+      try {
+        const nodes = store.nodes.list().map(nodeView);
+        if (options.json) return printJson(nodes);
+        if (nodes.length === 0) return void process.stdout.write("No nodes yet: add one with `hearth node add <node-id>`.\n");
+        printTable(
+          ["NODE", "ONLINE", "NAME", "FIRMWARE", "LAST SEEN"],
+          nodes.map((n) => [n.id, n.online ? "yes" : "no", n.name, n.fw_version, n.last_seen_at]),
+        );
+      } finally {
+        store.close();
+      }
+    });
+
+  withCommonOptions(node.command("remove <node-id>"))
+    .description("remove a node, its devices and its credentials")
+    .action(async (nodeId: string, options: CommonOptions) => {
+      const { config } = cliConfig(options);
+      const store = openStore(config);
+      try {
+        if (!store.nodes.exists(nodeId)) throw new CliError(`no node "${nodeId}"`);
+        // Through the daemon when it runs, so it also disconnects the node and clears its retained topics.
+        let viaDaemon = false;
+        try {
+          const response = await callDaemon(config, store, "DELETE", `/api/v1/nodes/${encodeURIComponent(nodeId)}`);
+          if (response.status !== 204) throw new CliError(apiErrorMessage(response));
+          viaDaemon = true;
+        } catch (error) {
+          if (!(error instanceof CliError) || !error.message.startsWith("Hearth is not running")) throw error;
+          store.nodes.remove(nodeId);
+        }
+        process.stdout.write(
+          viaDaemon
+            ? `Removed node ${nodeId}.\n`
+            : `Removed node ${nodeId}. Hearth is not running: its retained MQTT topics stay until a broker restart.\n`,
+        );
+        if (config.mqtt.url) process.stdout.write(`Also delete its line from the mosquitto password_file and reload mosquitto.\n`);
+      } finally {
+        store.close();
+      }
+    });
+  return node;
+}
+
+function printCredentials(c: NodeCredentials): void {
+  const lines = [
+    `Node ${c.node_id} registered. Its password is shown only now; store it on the node.`,
+    "",
+    `  MQTT URL   ${c.mqtt_url}`,
+    `  Client id  ${c.node_id}`,
+    `  Username   ${c.username}`,
+    `  Password   ${c.password}`,
+    "",
+  ];
+  if (c.mosquitto_password_line) {
+    lines.push("For the external mosquitto, append this line to its password_file and reload it (kill -HUP):", "", `  ${c.mosquitto_password_line}`, "");
+  }
+  lines.push(`Try it without hardware: hearth sim --node ${c.node_id} --password '${c.password}'`);
+  process.stdout.write(`${lines.join("\n")}\n`);
+}

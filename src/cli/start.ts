@@ -1,0 +1,65 @@
+import { resolve } from "node:path";
+import { Command } from "commander";
+import { Daemon } from "../daemon.ts";
+import { createLogger } from "../log.ts";
+import { VERSION } from "../version.ts";
+import { cliConfig, type CommonOptions, withCommonOptions } from "./context.ts";
+
+/** Exit code for a shutdown that had to be forced, as a supervisor expects (128 + signal number). */
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+
+export function startCommand(): Command {
+  return withCommonOptions(new Command("start"))
+    .description("run the daemon: HTTP API, MQTT link (embedded broker unless mqtt.url is set), SQLite store")
+    .action(async (options: CommonOptions) => {
+      const { config, notices } = cliConfig(options);
+      const log = createLogger(config.logLevel);
+      for (const notice of notices) log.warn(notice);
+      const daemon = await Daemon.start(config, log);
+      printBanner(daemon);
+
+      let shuttingDown = false;
+      const shutdown = (signal: keyof typeof SIGNAL_EXIT) => {
+        if (shuttingDown) return;
+        shuttingDown = true;
+        log.info({ signal }, "shutting down");
+        const hardStop = setTimeout(() => {
+          log.error({ timeoutMs: config.shutdownTimeoutMs }, "shutdown took too long; exiting anyway");
+          process.exit(SIGNAL_EXIT[signal]);
+        }, config.shutdownTimeoutMs);
+        hardStop.unref();
+        daemon.stop().then(
+          () => {
+            log.info("stopped");
+            process.exit(0);
+          },
+          (error: unknown) => {
+            log.error({ err: error }, "shutdown failed");
+            process.exit(1);
+          },
+        );
+      };
+      process.once("SIGTERM", () => shutdown("SIGTERM"));
+      process.once("SIGINT", () => shutdown("SIGINT"));
+    });
+}
+
+function printBanner(daemon: Daemon): void {
+  const { config } = daemon;
+  const broker = daemon.broker ? "embedded broker" : "external broker";
+  const lines = [
+    `Hearth ${VERSION} is running.`,
+    `  HTTP   ${daemon.httpUrl}   (health: /healthz, admin API: /api/v1)`,
+    `  MQTT   ${daemon.mqttUrl.replace(/\/\/[^@/]*@/, "//")}   (${broker}, topics under ${config.mqtt.topicPrefix}/)`,
+    `  Data   ${resolve(config.dataDir)}`,
+    "",
+    "Next steps (in another terminal):",
+    "  npx hearth node add kitchen-1           register a node and print its MQTT credentials",
+    "  npx hearth sim --nodes 1                run a simulated node with a light and a sensor",
+    "  npx hearth devices                      list devices with their state and online flag",
+    "  npx hearth send sim-1.light on=true     send a command and print the confirmed state",
+    "  npx hearth admin token                  create a token for the admin API",
+    "",
+  ];
+  process.stderr.write(`${lines.join("\n")}\n`);
+}

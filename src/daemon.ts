@@ -1,0 +1,147 @@
+/**
+ * The composition root: builds every component from the config, starts them in dependency order and
+ * stops them in reverse. Components never construct each other; they get what they need here.
+ */
+import { resolve } from "node:path";
+import { EventBus } from "./bus.ts";
+import { type Config, developmentDefaultWarnings } from "./config/index.ts";
+import { EmbeddedBroker } from "./devices/broker.ts";
+import { CommandService } from "./devices/commands.ts";
+import { DeviceLink } from "./devices/link.ts";
+import { Topics } from "./devices/protocol.ts";
+import { createApp, HttpServer } from "./http/app.ts";
+import type { Logger } from "./log.ts";
+import { generateSecret } from "./security/secrets.ts";
+import { Store } from "./store/index.ts";
+import { VERSION } from "./version.ts";
+
+/** The bridge's own MQTT username. `_` cannot appear in a node id, so no node can take this name. */
+export const BRIDGE_USERNAME = "hearth_bridge";
+
+interface Stoppable {
+  name: string;
+  stop(): Promise<void> | void;
+}
+
+export class Daemon {
+  readonly bus = new EventBus();
+  readonly store: Store;
+  readonly broker: EmbeddedBroker | undefined;
+  readonly link: DeviceLink;
+  readonly commands: CommandService;
+  readonly http: HttpServer;
+  private readonly started: Stoppable[] = [];
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    readonly config: Config,
+    readonly log: Logger,
+  ) {
+    const topics = new Topics(config.mqtt.topicPrefix);
+    this.store = Store.open(resolve(config.dataDir));
+    const bridgePassword = generateSecret(32);
+    this.broker = config.mqtt.url
+      ? undefined
+      : new EmbeddedBroker({
+          host: config.mqtt.host,
+          port: config.mqtt.port,
+          topics,
+          nodes: this.store.nodes,
+          bridge: { username: BRIDGE_USERNAME, password: bridgePassword },
+          maxKeepaliveSeconds: config.mqtt.maxKeepaliveSeconds,
+          log: log.child({ component: "broker" }),
+        });
+    this.link = new DeviceLink({
+      url: config.mqtt.url ?? (() => (this.broker as EmbeddedBroker).url),
+      username: config.mqtt.url ? (config.mqtt.username as string) : BRIDGE_USERNAME,
+      password: config.mqtt.url ? (config.mqtt.password as string) : bridgePassword,
+      topics,
+      store: this.store,
+      bus: this.bus,
+      log: log.child({ component: "link" }),
+    });
+    this.commands = new CommandService({
+      store: this.store,
+      link: this.link,
+      bus: this.bus,
+      log: log.child({ component: "commands" }),
+      timeoutMs: config.commands.timeoutMs,
+      desiredTtlSeconds: config.commands.desiredTtlSeconds,
+    });
+    const broker = this.broker;
+    const app = createApp({
+      config,
+      store: this.store,
+      commands: this.commands,
+      link: this.link,
+      log: log.child({ component: "http" }),
+      version: VERSION,
+      ...(broker ? { disconnectNode: (id: string) => broker.disconnect(id), embeddedPort: () => broker.port } : {}),
+      health: {
+        database: () => this.store.healthy(),
+        mqtt: () => ({ connected: this.link.connected, mode: broker ? "embedded" : "external" }),
+      },
+    });
+    this.http = new HttpServer(app, config.http.host, config.http.port);
+    this.bus.onListenerError(({ owner, event, error }) => log.error({ owner, event, err: error }, "event listener failed"));
+  }
+
+  /** Starts everything; on a failure, what already started is stopped again before the error is thrown. */
+  static async start(config: Config, log: Logger): Promise<Daemon> {
+    for (const warning of developmentDefaultWarnings(config)) log.warn(`DEVELOPMENT DEFAULT: ${warning}`);
+    const daemon = new Daemon(config, log);
+    try {
+      await daemon.startComponents();
+    } catch (error) {
+      await daemon.stop();
+      throw error;
+    }
+    return daemon;
+  }
+
+  private async startComponents(): Promise<void> {
+    const { store, log } = this;
+    this.started.push({ name: "store", stop: () => store.close() });
+    const now = Date.now();
+    const expired = store.commands.expirePending(now);
+    if (expired > 0) log.warn({ expired }, "commands left pending by the previous run were marked expired");
+    store.adminTokens.removeExpired(now);
+    // Nothing is online until the broker says so (retained status or a fresh announce).
+    store.nodes.markAllOffline(now);
+
+    if (this.broker) {
+      const broker = this.broker;
+      await broker.start();
+      this.started.push({ name: "broker", stop: () => broker.stop() });
+    }
+    await this.link.start();
+    this.started.push({ name: "link", stop: () => this.link.stop() });
+    this.commands.start();
+    this.started.push({ name: "commands", stop: () => this.commands.stop() });
+    await this.http.start();
+    this.started.push({ name: "http", stop: () => this.http.stop() });
+  }
+
+  get httpUrl(): string {
+    return this.http.url;
+  }
+
+  get mqttUrl(): string {
+    return this.broker ? this.broker.url : (this.config.mqtt.url as string);
+  }
+
+  /** Stops in reverse order; a component that fails to stop is logged and the others still stop. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const component of this.started.reverse()) {
+        try {
+          await component.stop();
+        } catch (error) {
+          this.log.error({ component: component.name, err: error }, "component failed to stop cleanly");
+        }
+      }
+      this.started.length = 0;
+    })();
+    return this.stopping;
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * The `hearth` command line. Each subcommand lives in src/cli/ and gets everything it needs from the
+ * config; errors a user can fix are printed as one clear message, never as a stack trace.
+ */
+import { Command, CommanderError } from "commander";
+import { adminCommand } from "./cli/admin.ts";
+import { CliError } from "./cli/context.ts";
+import { devicesCommand } from "./cli/devices.ts";
+import { nodeCommand } from "./cli/node.ts";
+import { sendCommand } from "./cli/send.ts";
+import { simCommand } from "./cli/sim.ts";
+import { startCommand } from "./cli/start.ts";
+import { ConfigError } from "./config/index.ts";
+import { NodeRegistryError } from "./devices/node-registry.ts";
+import { StoreError } from "./store/index.ts";
+import { VERSION } from "./version.ts";
+
+const program = new Command("hearth")
+  .description("Self-hosted bridge: Alexa, Google Assistant and webhooks to your own ESP32 nodes over MQTT")
+  .version(VERSION)
+  .showHelpAfterError("(run with --help for usage)")
+  .exitOverride()
+  .addCommand(startCommand())
+  .addCommand(nodeCommand())
+  .addCommand(devicesCommand())
+  .addCommand(sendCommand())
+  .addCommand(simCommand())
+  .addCommand(adminCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // Help and version exit with 0; usage errors were already printed by commander.
+    process.exitCode = error.exitCode;
+  } else if (error instanceof ConfigError) {
+    process.stderr.write(`hearth: ${error.message}\n`);
+    process.exitCode = 2;
+  } else if (error instanceof CliError) {
+    process.stderr.write(`hearth: ${error.message}\n`);
+    process.exitCode = error.exitCode;
+  } else if (error instanceof NodeRegistryError || error instanceof StoreError) {
+    process.stderr.write(`hearth: ${error.message}\n`);
+    process.exitCode = 1;
+  } else {
+    process.stderr.write(`hearth: ${(error as Error).message ?? String(error)}\n`);
+    if (process.env.HEARTH_DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
+    process.exitCode = 1;
+  }
+}
