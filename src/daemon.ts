@@ -83,7 +83,9 @@ export class Daemon {
       },
     });
     this.http = new HttpServer(app, config.http.host, config.http.port);
-    this.bus.onListenerError(({ owner, event, error }) => log.error({ owner, event, err: error }, "event listener failed"));
+    this.bus.onListenerError(({ owner, event, error }) =>
+      log.error({ owner, event, err: error }, "event listener failed"),
+    );
   }
 
   /** Starts everything; on a failure, what already started is stopped again before the error is thrown. */

@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { cliConfig, type CommonOptions, openStore, printJson, withCommonOptions } from "./context.ts";
+import { type CommonOptions, cliConfig, openStore, printJson, withCommonOptions } from "./context.ts";
 
 export function adminCommand(): Command {
   const admin = new Command("admin").description("admin API access");
@@ -14,7 +14,7 @@ export function adminCommand(): Command {
         const { id, token } = store.adminTokens.create(options.label, Date.now());
         if (options.json) return printJson({ id, token, label: options.label });
         process.stdout.write(
-          `Admin token (shown only now):\n\n  ${token}\n\nUse it as: curl -H 'Authorization: Bearer ${token}' ${"http://127.0.0.1:" + config.http.port}/api/v1/devices\n`,
+          `Admin token (shown only now):\n\n  ${token}\n\nUse it as: curl -H 'Authorization: Bearer ${token}' http://127.0.0.1:${config.http.port}/api/v1/devices\n`,
         );
       } finally {
         store.close();

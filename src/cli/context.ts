@@ -46,9 +46,18 @@ export function printJson(value: unknown): void {
 
 /** Prints rows as an aligned text table; cells are converted with String(). */
 export function printTable(headers: string[], rows: unknown[][]): void {
-  const cells = [headers, ...rows.map((row) => row.map((cell) => (cell === null || cell === undefined ? "-" : String(cell))))];
+  const cells = [
+    headers,
+    ...rows.map((row) => row.map((cell) => (cell === null || cell === undefined ? "-" : String(cell)))),
+  ];
   const widths = headers.map((_, i) => Math.max(...cells.map((row) => (row[i] as string).length)));
-  for (const row of cells) process.stdout.write(`${row.map((cell, i) => (cell as string).padEnd(widths[i] as number)).join("  ").trimEnd()}\n`);
+  for (const row of cells)
+    process.stdout.write(
+      `${row
+        .map((cell, i) => (cell as string).padEnd(widths[i] as number))
+        .join("  ")
+        .trimEnd()}\n`,
+    );
 }
 
 export function daemonUrl(config: Config): string {
@@ -66,7 +75,13 @@ export interface ApiResponse {
  * Calls the running daemon's admin API. Whoever can open the data dir is an administrator already, so
  * the CLI mints a token that expires in a minute (or uses HEARTH_ADMIN_TOKEN) instead of asking for one.
  */
-export async function callDaemon(config: Config, store: Store, method: string, path: string, body?: unknown): Promise<ApiResponse> {
+export async function callDaemon(
+  config: Config,
+  store: Store,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<ApiResponse> {
   const base = daemonUrl(config);
   let token = process.env.HEARTH_ADMIN_TOKEN;
   let minted: string | undefined;
@@ -78,7 +93,10 @@ export async function callDaemon(config: Config, store: Store, method: string, p
   try {
     const response = await fetch(`${base}${path}`, {
       method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     const text = await response.text();

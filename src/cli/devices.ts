@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import { deviceView } from "../http/admin-api.ts";
-import { cliConfig, type CommonOptions, openStore, printJson, printTable, withCommonOptions } from "./context.ts";
+import { type CommonOptions, cliConfig, openStore, printJson, printTable, withCommonOptions } from "./context.ts";
 
 export function devicesCommand(): Command {
   return withCommonOptions(new Command("devices"))
@@ -13,7 +13,9 @@ export function devicesCommand(): Command {
         const devices = store.devices.list().map(deviceView);
         if (options.json) return printJson(devices);
         if (devices.length === 0) {
-          process.stdout.write("No devices yet: a node announces its devices when it connects (try `hearth sim --nodes 1`).\n");
+          process.stdout.write(
+            "No devices yet: a node announces its devices when it connects (try `hearth sim --nodes 1`).\n",
+          );
           return;
         }
         printTable(

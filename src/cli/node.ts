@@ -1,7 +1,17 @@
 import { Command } from "commander";
 import { addNode, type NodeCredentials } from "../devices/node-registry.ts";
 import { nodeView } from "../http/admin-api.ts";
-import { apiErrorMessage, callDaemon, CliError, cliConfig, type CommonOptions, openStore, printJson, printTable, withCommonOptions } from "./context.ts";
+import {
+  apiErrorMessage,
+  CliError,
+  type CommonOptions,
+  callDaemon,
+  cliConfig,
+  openStore,
+  printJson,
+  printTable,
+  withCommonOptions,
+} from "./context.ts";
 
 export function nodeCommand(): Command {
   const node = new Command("node").description("register, list and remove nodes (ESP32 boards or simulated ones)");
@@ -31,7 +41,8 @@ export function nodeCommand(): Command {
       try {
         const nodes = store.nodes.list().map(nodeView);
         if (options.json) return printJson(nodes);
-        if (nodes.length === 0) return void process.stdout.write("No nodes yet: add one with `hearth node add <node-id>`.\n");
+        if (nodes.length === 0)
+          return void process.stdout.write("No nodes yet: add one with `hearth node add <node-id>`.\n");
         printTable(
           ["NODE", "ONLINE", "NAME", "FIRMWARE", "LAST SEEN"],
           nodes.map((n) => [n.id, n.online ? "yes" : "no", n.name, n.fw_version, n.last_seen_at]),
@@ -63,7 +74,8 @@ export function nodeCommand(): Command {
             ? `Removed node ${nodeId}.\n`
             : `Removed node ${nodeId}. Hearth is not running: its retained MQTT topics stay until a broker restart.\n`,
         );
-        if (config.mqtt.url) process.stdout.write(`Also delete its line from the mosquitto password_file and reload mosquitto.\n`);
+        if (config.mqtt.url)
+          process.stdout.write(`Also delete its line from the mosquitto password_file and reload mosquitto.\n`);
       } finally {
         store.close();
       }
@@ -82,7 +94,12 @@ function printCredentials(c: NodeCredentials): void {
     "",
   ];
   if (c.mosquitto_password_line) {
-    lines.push("For the external mosquitto, append this line to its password_file and reload it (kill -HUP):", "", `  ${c.mosquitto_password_line}`, "");
+    lines.push(
+      "For the external mosquitto, append this line to its password_file and reload it (kill -HUP):",
+      "",
+      `  ${c.mosquitto_password_line}`,
+      "",
+    );
   }
   lines.push(`Try it without hardware: hearth sim --node ${c.node_id} --password '${c.password}'`);
   process.stdout.write(`${lines.join("\n")}\n`);

@@ -1,6 +1,15 @@
 import { Command } from "commander";
 import { DEVICE_OPS, type DeviceOp } from "../model/index.ts";
-import { apiErrorMessage, callDaemon, CliError, cliConfig, type CommonOptions, openStore, printJson, withCommonOptions } from "./context.ts";
+import {
+  apiErrorMessage,
+  CliError,
+  type CommonOptions,
+  callDaemon,
+  cliConfig,
+  openStore,
+  printJson,
+  withCommonOptions,
+} from "./context.ts";
 
 /** `on=true brightness=40 mode=heat` → `{on: true, brightness: 40, mode: "heat"}`; JSON where it parses. */
 export function parseAssignments(assignments: readonly string[]): Record<string, unknown> {
@@ -37,13 +46,23 @@ export function sendCommand(): Command {
       const store = openStore(config);
       try {
         const body = { ...(options.op ? { op: options.op as DeviceOp } : {}), params };
-        const response = await callDaemon(config, store, "POST", `/api/v1/devices/${encodeURIComponent(device)}/commands`, body);
+        const response = await callDaemon(
+          config,
+          store,
+          "POST",
+          `/api/v1/devices/${encodeURIComponent(device)}/commands`,
+          body,
+        );
         if (options.json) printJson(response.body);
         if (response.status >= 400) throw new CliError(apiErrorMessage(response), options.json ? 1 : 1);
         if (!options.json) {
           const result = response.body as { status: string; state: Record<string, unknown>; latency_ms: number };
-          const state = Object.entries(result.state).map(([k, v]) => `${k}=${v}`).join(" ");
-          process.stdout.write(`${result.status === "ok" ? "confirmed" : result.status} in ${result.latency_ms} ms: ${device} ${state}\n`);
+          const state = Object.entries(result.state)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(" ");
+          process.stdout.write(
+            `${result.status === "ok" ? "confirmed" : result.status} in ${result.latency_ms} ms: ${device} ${state}\n`,
+          );
         }
       } finally {
         store.close();

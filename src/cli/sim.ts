@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { addNode, advertisedMqttUrl } from "../devices/node-registry.ts";
 import { DEVICE_TYPES, type DeviceType, isDeviceType } from "../model/index.ts";
 import { SimFleet } from "../sim/index.ts";
-import { CliError, cliConfig, type CommonOptions, openStore, withCommonOptions } from "./context.ts";
+import { CliError, type CommonOptions, cliConfig, openStore, withCommonOptions } from "./context.ts";
 
 interface SimOptions extends CommonOptions {
   nodes?: number;
@@ -26,7 +26,10 @@ const integer = (name: string, min: number) => (value: string) => {
 };
 
 function deviceList(value: string): DeviceType[] {
-  const types = value.split(",").map((t) => t.trim()).filter(Boolean);
+  const types = value
+    .split(",")
+    .map((t) => t.trim())
+    .filter(Boolean);
   const unknown = types.filter((t) => !isDeviceType(t));
   if (unknown.length > 0 || types.length === 0) {
     throw new InvalidArgumentError(`unknown device type ${unknown.join(", ")}; choose from ${DEVICE_TYPES.join(", ")}`);
@@ -51,7 +54,9 @@ function readCredentialsFile(path: string): Array<{ nodeId: string; password: st
   return list.map((entry, i) => {
     const { node_id, password } = (entry ?? {}) as { node_id?: unknown; password?: unknown };
     if (typeof node_id !== "string" || typeof password !== "string") {
-      throw new CliError(`--credentials ${path}: entry ${i} needs "node_id" and "password" (the output of hearth node add --json)`);
+      throw new CliError(
+        `--credentials ${path}: entry ${i} needs "node_id" and "password" (the output of hearth node add --json)`,
+      );
     }
     return { nodeId: node_id, password };
   });
@@ -60,7 +65,11 @@ function readCredentialsFile(path: string): Array<{ nodeId: string; password: st
 export function simCommand(): Command {
   return withCommonOptions(new Command("sim"))
     .description("run simulated ESP32 nodes that speak the node protocol (for demos, tests and benchmarks)")
-    .option("--nodes <n>", "run N nodes sim-1…sim-N, registered (or re-keyed) in the local data dir", integer("--nodes", 1))
+    .option(
+      "--nodes <n>",
+      "run N nodes sim-1…sim-N, registered (or re-keyed) in the local data dir",
+      integer("--nodes", 1),
+    )
     .option("--node <node-id>", "run one registered node with its own password")
     .option("--password <password>", "that node's password (or HEARTH_SIM_PASSWORD, or --password-stdin)")
     .option("--password-stdin", "read that node's password from standard input")
@@ -105,12 +114,19 @@ export function simCommand(): Command {
 }
 
 async function resolveNodes(options: SimOptions, config: ReturnType<typeof cliConfig>["config"]) {
-  const modes = [options.nodes !== undefined, options.node !== undefined, options.credentials !== undefined].filter(Boolean);
+  const modes = [options.nodes !== undefined, options.node !== undefined, options.credentials !== undefined].filter(
+    Boolean,
+  );
   if (modes.length > 1) throw new CliError("use one of --nodes, --node or --credentials");
   if (options.credentials) return readCredentialsFile(options.credentials);
   if (options.node) {
-    const password = options.passwordStdin ? (await readStdin()).trim() : (options.password ?? process.env.HEARTH_SIM_PASSWORD);
-    if (!password) throw new CliError(`--node ${options.node} needs its password: --password, HEARTH_SIM_PASSWORD or --password-stdin`);
+    const password = options.passwordStdin
+      ? (await readStdin()).trim()
+      : (options.password ?? process.env.HEARTH_SIM_PASSWORD);
+    if (!password)
+      throw new CliError(
+        `--node ${options.node} needs its password: --password, HEARTH_SIM_PASSWORD or --password-stdin`,
+      );
     return [{ nodeId: options.node, password }];
   }
   if (config.mqtt.url) {

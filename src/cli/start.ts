@@ -3,7 +3,7 @@ import { Command } from "commander";
 import { Daemon } from "../daemon.ts";
 import { createLogger } from "../log.ts";
 import { VERSION } from "../version.ts";
-import { cliConfig, type CommonOptions, withCommonOptions } from "./context.ts";
+import { type CommonOptions, cliConfig, withCommonOptions } from "./context.ts";
 
 /** Exit code for a shutdown that had to be forced, as a supervisor expects (128 + signal number). */
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;

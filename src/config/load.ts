@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { type Config, ConfigSchema } from "./schema.ts";
 import { configReference, ENV_PREFIX, type SettingReference } from "./reference.ts";
+import { type Config, ConfigSchema } from "./schema.ts";
 
 /** Environment variables that are not settings but are read by the CLI. */
 const NON_SETTING_ENV = new Set(["HEARTH_CONFIG", "HEARTH_ADMIN_TOKEN", "HEARTH_URL", "HEARTH_SIM_PASSWORD"]);
@@ -58,7 +58,9 @@ function readFileTree(file: string, problems: string[]): Tree {
     }
     return parsed as Tree;
   } catch (error) {
-    problems.push(`config file ${file}: not valid ${isJson ? "JSON" : "YAML"}: ${(error as Error).message.split("\n")[0]}`);
+    problems.push(
+      `config file ${file}: not valid ${isJson ? "JSON" : "YAML"}: ${(error as Error).message.split("\n")[0]}`,
+    );
     return {};
   }
 }
@@ -144,7 +146,9 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   // Checked on the merged values rather than the parsed result, so that it is reported with the others.
   const mqtt = typeof tree.mqtt === "object" && tree.mqtt !== null ? (tree.mqtt as Tree) : {};
   if (mqtt.url && (mqtt.username === undefined || mqtt.password === undefined)) {
-    problems.push("mqtt.url is set: also set mqtt.username and mqtt.password (HEARTH_MQTT_USERNAME, HEARTH_MQTT_PASSWORD) for the bridge's own broker account");
+    problems.push(
+      "mqtt.url is set: also set mqtt.username and mqtt.password (HEARTH_MQTT_USERNAME, HEARTH_MQTT_PASSWORD) for the bridge's own broker account",
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const config = (result as { data: Config }).data;

@@ -4,12 +4,13 @@
  * and subscribe inside its own `<prefix>/<node>/…` subtree, plus subscribe to the bridge's status —
  * the same policy as the mosquitto ACL in docs/mosquitto.md.
  */
-import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
+
+import { timingSafeEqual } from "node:crypto";
+import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from "aedes";
 import type { Logger } from "../log.ts";
 import { FailureLimiter } from "../security/failure-limiter.ts";
 import { verifySecret } from "../security/secrets.ts";
-import { timingSafeEqual } from "node:crypto";
 import { isValidNodeId, type Topics } from "./protocol.ts";
 
 /** A publish larger than this is not a protocol message: the connection is closed. */
@@ -80,7 +81,9 @@ export class EmbeddedBroker {
       authorizePublish: (client, packet, done) => done(this.checkPublish(client, packet)),
       authorizeSubscribe: (client, sub, done) => done(null, this.checkSubscribe(client, sub)),
     });
-    aedes.on("clientError", (client, error) => log.debug({ client: client.id, err: error.message }, "mqtt client error"));
+    aedes.on("clientError", (client, error) =>
+      log.debug({ client: client.id, err: error.message }, "mqtt client error"),
+    );
     aedes.on("connectionError", (_client, error) => log.debug({ err: error.message }, "mqtt connection error"));
     this.aedes = aedes;
     const server = createServer({ noDelay: true }, (socket) => {
@@ -116,18 +119,33 @@ export class EmbeddedBroker {
       this.options.log.warn({ clientId: client.id, username, ip, reason }, "mqtt connection refused");
       done(authError(code, reason), false);
     };
-    if (!username || !password) return refuse(NOT_AUTHORIZED, "anonymous clients are not allowed");
+    if (!username || !password) {
+      refuse(NOT_AUTHORIZED, "anonymous clients are not allowed");
+      return;
+    }
     const secret = password.toString("utf8");
     if (username === this.options.bridge.username) {
-      if (!sameSecret(secret, this.options.bridge.password)) return refuse(BAD_CREDENTIALS, "bad bridge password");
+      if (!sameSecret(secret, this.options.bridge.password)) {
+        refuse(BAD_CREDENTIALS, "bad bridge password");
+        return;
+      }
       done(null, true);
       return;
     }
-    if (!isValidNodeId(username)) return refuse(BAD_CREDENTIALS, "not a valid node id");
-    if (client.id !== username) return refuse(NOT_AUTHORIZED, "client id must equal the node id");
+    if (!isValidNodeId(username)) {
+      refuse(BAD_CREDENTIALS, "not a valid node id");
+      return;
+    }
+    if (client.id !== username) {
+      refuse(NOT_AUTHORIZED, "client id must equal the node id");
+      return;
+    }
     const hash = this.options.nodes.secretHash(username);
     // Unknown node and wrong password look the same to the client.
-    if (!hash || !verifySecret(secret, hash)) return refuse(BAD_CREDENTIALS, hash ? "wrong password" : "unknown node");
+    if (!hash || !verifySecret(secret, hash)) {
+      refuse(BAD_CREDENTIALS, hash ? "wrong password" : "unknown node");
+      return;
+    }
     this.failures.reset(ip);
     done(null, true);
   }
@@ -142,10 +160,14 @@ export class EmbeddedBroker {
     if (packet.topic.startsWith("$SYS")) return new Error("$SYS topics are reserved");
     if (packet.payload && packet.payload.length > MAX_PUBLISH_BYTES) return new Error("message too large");
     if (client === null) return null;
-    if (this.isBridge(client)) return packet.topic.startsWith(`${topics.prefix}/`) ? null : new Error("outside the prefix");
+    if (this.isBridge(client))
+      return packet.topic.startsWith(`${topics.prefix}/`) ? null : new Error("outside the prefix");
     const own = `${topics.prefix}/${client.id}/`;
     if (!packet.topic.startsWith(own)) {
-      this.options.log.warn({ node: client.id, topic: packet.topic }, "node published outside its own topics; disconnected");
+      this.options.log.warn(
+        { node: client.id, topic: packet.topic },
+        "node published outside its own topics; disconnected",
+      );
       return new Error("not authorised for this topic");
     }
     // A node removed while connected loses its right to publish at once.

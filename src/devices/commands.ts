@@ -88,7 +88,8 @@ export class CommandService {
     if (this.stopped) return;
     this.stopped = true;
     this.options.bus.removeListeners("commands");
-    for (const [, pending] of this.pending) pending.settle(new CommandError("bridge_unavailable", "Hearth is shutting down"));
+    for (const [, pending] of this.pending)
+      pending.settle(new CommandError("bridge_unavailable", "Hearth is shutting down"));
     this.pending.clear();
   }
 
@@ -104,13 +105,27 @@ export class CommandService {
     }
     const startedAt = this.now();
     const commandId = newId();
-    const logEntry = { id: commandId, deviceId: device.id, actor: request.actor, op, params: command.params, at: startedAt };
+    const logEntry = {
+      id: commandId,
+      deviceId: device.id,
+      actor: request.actor,
+      op,
+      params: command.params,
+      at: startedAt,
+    };
     // The desire is recorded even for an offline node: when it returns, what still differs is re-sent
     // (except for locks and covers, see DEVICE_TYPE_SPECS.replayDesiredOnReconnect).
     if (op === "set") store.devices.recordDesired(device.id, command.params, startedAt);
     store.commands.begin(logEntry);
     if (!device.online) {
-      return this.fail(commandId, device.id, request.actor, startedAt, 0, new CommandError("offline", `the node "${device.nodeId}" is offline`));
+      return this.fail(
+        commandId,
+        device.id,
+        request.actor,
+        startedAt,
+        0,
+        new CommandError("offline", `the node "${device.nodeId}" is offline`),
+      );
     }
 
     const timeoutMs = request.timeoutMs ?? this.options.timeoutMs;
@@ -123,11 +138,14 @@ export class CommandService {
     };
     let attempts = 1;
     const outcome = await new Promise<CommandResponse | CommandError>((resolve) => {
-      const retry = setTimeout(() => {
-        attempts = 2;
-        log.debug({ commandId, device: device.id }, "no confirmation yet; retrying with the same id");
-        link.publishCommand(device.nodeId, payload).catch(() => undefined);
-      }, Math.floor(timeoutMs / 2));
+      const retry = setTimeout(
+        () => {
+          attempts = 2;
+          log.debug({ commandId, device: device.id }, "no confirmation yet; retrying with the same id");
+          link.publishCommand(device.nodeId, payload).catch(() => undefined);
+        },
+        Math.floor(timeoutMs / 2),
+      );
       const deadline = setTimeout(
         () => settle(new CommandError("timeout", `the node did not confirm within ${timeoutMs} ms`)),
         timeoutMs,
@@ -144,8 +162,18 @@ export class CommandService {
       });
     });
 
-    if (outcome instanceof CommandError) return this.fail(commandId, device.id, request.actor, startedAt, attempts, outcome);
-    return this.complete(commandId, device.id, device.nodeId, device.devId, request.actor, startedAt, attempts, outcome);
+    if (outcome instanceof CommandError)
+      return this.fail(commandId, device.id, request.actor, startedAt, attempts, outcome);
+    return this.complete(
+      commandId,
+      device.id,
+      device.nodeId,
+      device.devId,
+      request.actor,
+      startedAt,
+      attempts,
+      outcome,
+    );
   }
 
   private complete(
@@ -175,11 +203,25 @@ export class CommandService {
     const status = response.status === "accepted" ? "accepted" : "ok";
     const completedAt = this.now();
     store.commands.finish(commandId, { status, resultState: state, attempts, completedAt });
-    bus.emit("command.result", { commandId, deviceId: id, actor, status, latencyMs: completedAt - startedAt, at: completedAt });
+    bus.emit("command.result", {
+      commandId,
+      deviceId: id,
+      actor,
+      status,
+      latencyMs: completedAt - startedAt,
+      at: completedAt,
+    });
     return { commandId, status, deviceId: id, state, latencyMs: completedAt - startedAt, attempts };
   }
 
-  private fail(commandId: string, id: string, actor: string, startedAt: number, attempts: number, error: CommandError): never {
+  private fail(
+    commandId: string,
+    id: string,
+    actor: string,
+    startedAt: number,
+    attempts: number,
+    error: CommandError,
+  ): never {
     const completedAt = this.now();
     this.options.store.commands.finish(commandId, { status: "error", errorCode: error.code, attempts, completedAt });
     this.options.bus.emit("command.result", {
@@ -215,8 +257,12 @@ export class CommandService {
       const device = store.devices.get(replay.deviceId);
       if (!device || !DEVICE_TYPE_SPECS[device.type].replayDesiredOnReconnect) continue;
       log.info({ device: replay.deviceId, params: replay.params }, "re-sending desired state to a returning node");
-      this.send({ deviceId: replay.deviceId, params: replay.params as Record<string, ParamValue>, actor: "resync" }).catch(
-        (error: Error) => log.warn({ device: replay.deviceId, err: error.message }, "re-sending desired state failed"),
+      this.send({
+        deviceId: replay.deviceId,
+        params: replay.params as Record<string, ParamValue>,
+        actor: "resync",
+      }).catch((error: Error) =>
+        log.warn({ device: replay.deviceId, err: error.message }, "re-sending desired state failed"),
       );
     }
   }

@@ -5,6 +5,8 @@
  * Bad input from a node is logged and dropped, never thrown: one broken firmware must not take the
  * bridge or the other nodes down.
  */
+
+import type { z } from "zod";
 import type { EventBus } from "../bus.ts";
 import type { Logger } from "../log.ts";
 import { DeclarationError, type DeviceDefinition, filterReportedState, resolveDeclaration } from "../model/index.ts";
@@ -23,7 +25,6 @@ import {
   TelemetryPayloadSchema,
   type Topics,
 } from "./protocol.ts";
-import type { z } from "zod";
 
 export interface DeviceLinkOptions {
   /** Broker URL; a function when it is known only at start (the embedded broker's chosen port). */
@@ -82,7 +83,8 @@ export class DeviceLink {
       // ingest expects, so `online` finds the node's devices already known.
       const subscriptions = topics.bridgeSubscriptions;
       const granted = await connection.subscribe(subscriptions, 1);
-      if (granted.some((qos) => qos > 1)) log.error({ subscriptions, granted }, "the broker refused some of the bridge's subscriptions: check its ACL");
+      if (granted.some((qos) => qos > 1))
+        log.error({ subscriptions, granted }, "the broker refused some of the bridge's subscriptions: check its ACL");
       await connection.publish(topics.bridgeStatus, "online", { qos: 1, retain: true });
     };
     connection.onConnect(() => {
@@ -129,7 +131,8 @@ export class DeviceLink {
     if (!connection) return;
     try {
       // Said explicitly: a clean DISCONNECT does not fire the will.
-      if (connection.connected) await connection.publish(this.options.topics.bridgeStatus, "offline", { qos: 1, retain: true });
+      if (connection.connected)
+        await connection.publish(this.options.topics.bridgeStatus, "offline", { qos: 1, retain: true });
     } catch (error) {
       this.options.log.warn({ err: (error as Error).message }, "could not publish the bridge's offline status");
     }
@@ -145,7 +148,9 @@ export class DeviceLink {
     }
     try {
       if (message.payload.length > maxPayloadBytes(parsed.kind)) {
-        throw new RejectedMessage(`payload of ${message.payload.length} bytes exceeds the ${maxPayloadBytes(parsed.kind)}-byte limit`);
+        throw new RejectedMessage(
+          `payload of ${message.payload.length} bytes exceeds the ${maxPayloadBytes(parsed.kind)}-byte limit`,
+        );
       }
       // An empty retained payload is how a topic is cleared (node removal); nothing to ingest.
       if (message.payload.length === 0) return;
@@ -155,7 +160,8 @@ export class DeviceLink {
       }
       this.dispatch(parsed, message);
     } catch (error) {
-      const reason = error instanceof RejectedMessage || error instanceof DeclarationError ? error.message : "internal error";
+      const reason =
+        error instanceof RejectedMessage || error instanceof DeclarationError ? error.message : "internal error";
       if (!(error instanceof RejectedMessage || error instanceof DeclarationError)) {
         log.error({ err: error, topic: message.topic }, "failed to ingest a node message");
       }
@@ -166,15 +172,20 @@ export class DeviceLink {
   private dispatch(topic: ParsedTopic, message: IncomingMessage): void {
     switch (topic.kind) {
       case "status":
-        return this.ingestStatus(topic.nodeId, message.payload.toString("utf8"));
+        this.ingestStatus(topic.nodeId, message.payload.toString("utf8"));
+        return;
       case "config":
-        return this.ingestConfig(topic.nodeId, message.payload);
+        this.ingestConfig(topic.nodeId, message.payload);
+        return;
       case "state":
-        return this.ingestState(topic.nodeId, topic.devId as string, message.payload);
+        this.ingestState(topic.nodeId, topic.devId as string, message.payload);
+        return;
       case "cmd_res":
-        return this.ingestCommandResponse(topic.nodeId, message.payload);
+        this.ingestCommandResponse(topic.nodeId, message.payload);
+        return;
       case "event":
-        return this.ingestEvent(topic.nodeId, message.payload);
+        this.ingestEvent(topic.nodeId, message.payload);
+        return;
       case "telemetry":
         parseJson(message.payload, TelemetryPayloadSchema);
         this.options.store.nodes.touch(topic.nodeId, this.now());
@@ -216,7 +227,11 @@ export class DeviceLink {
     }
     const { store, bus } = this.options;
     const now = this.now();
-    store.nodes.setInfo(nodeId, { name: config.name, fwVersion: config.fw?.version, hwModel: config.hw?.model, cfgHash: config.cfg_hash }, now);
+    store.nodes.setInfo(
+      nodeId,
+      { name: config.name, fwVersion: config.fw?.version, hwModel: config.hw?.model, cfgHash: config.cfg_hash },
+      now,
+    );
     const change = store.devices.applyNodeConfig(nodeId, definitions, now);
     if (change.added.length + change.removed.length + change.changed.length > 0) {
       this.options.log.info({ node: nodeId, ...change }, "node registry changed");
@@ -233,13 +248,20 @@ export class DeviceLink {
    * Stores reported values (from a state message or a command response) and announces the change.
    * Values that do not fit the declaration are dropped one by one; the others are kept.
    */
-  recordState(nodeId: string, devId: string, values: Record<string, unknown>, seq: number | undefined, cause: "report" | "command"): void {
+  recordState(
+    nodeId: string,
+    devId: string,
+    values: Record<string, unknown>,
+    seq: number | undefined,
+    cause: "report" | "command",
+  ): void {
     const { store, bus, log } = this.options;
     const id = deviceId(nodeId, devId);
     const device = store.devices.get(id);
     if (!device?.present) throw new RejectedMessage(`state for "${devId}", which the node's config does not declare`);
     const { accepted, rejected } = filterReportedState(device.definition, values);
-    if (rejected.length > 0) log.warn({ device: id, rejected }, "dropped reported values that do not fit the declaration");
+    if (rejected.length > 0)
+      log.warn({ device: id, rejected }, "dropped reported values that do not fit the declaration");
     if (Object.keys(accepted).length === 0) return;
     const now = this.now();
     const result = store.devices.recordReported(id, accepted, seq, now);
@@ -282,7 +304,9 @@ function parseJson<S extends z.ZodType>(payload: Buffer, schema: S): z.infer<S> 
   const result = schema.safeParse(value);
   if (!result.success) {
     const issue = result.error.issues[0];
-    throw new RejectedMessage(`payload does not match the protocol: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`);
+    throw new RejectedMessage(
+      `payload does not match the protocol: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`,
+    );
   }
   return result.data;
 }

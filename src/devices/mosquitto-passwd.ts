@@ -58,20 +58,14 @@ function formatLine(username: string, salt: Buffer, key: Buffer): string {
 export function mosquittoPasswordLine(username: string, password: string): string {
   validate(username, password);
   const salt = randomBytes(MOSQUITTO_PBKDF2.saltBytes);
-  const key = pbkdf2Sync(password, salt, MOSQUITTO_PBKDF2.iterations, MOSQUITTO_PBKDF2.keyBytes, MOSQUITTO_PBKDF2.digest);
-  return formatLine(username, salt, key);
+  const { iterations, keyBytes, digest } = MOSQUITTO_PBKDF2;
+  return formatLine(username, salt, pbkdf2Sync(password, salt, iterations, keyBytes, digest));
 }
 
 /** Same as {@link mosquittoPasswordLine}, with the key derivation on the libuv thread pool. */
 export async function mosquittoPasswordLineAsync(username: string, password: string): Promise<string> {
   validate(username, password);
   const salt = randomBytes(MOSQUITTO_PBKDF2.saltBytes);
-  const key = await pbkdf2Async(
-    password,
-    salt,
-    MOSQUITTO_PBKDF2.iterations,
-    MOSQUITTO_PBKDF2.keyBytes,
-    MOSQUITTO_PBKDF2.digest,
-  );
-  return formatLine(username, salt, key);
+  const { iterations, keyBytes, digest } = MOSQUITTO_PBKDF2;
+  return formatLine(username, salt, await pbkdf2Async(password, salt, iterations, keyBytes, digest));
 }

@@ -120,7 +120,8 @@ export class MqttConnection {
   }
 
   async publish(topic: string, payload: string | Buffer, options: { qos: 0 | 1; retain?: boolean }): Promise<void> {
-    if (topic.includes("+") || topic.includes("#")) throw new Error(`refusing to publish to a wildcard topic: ${topic}`);
+    if (topic.includes("+") || topic.includes("#"))
+      throw new Error(`refusing to publish to a wildcard topic: ${topic}`);
     await this.client.publishAsync(topic, payload, { qos: options.qos, retain: options.retain ?? false });
   }
 

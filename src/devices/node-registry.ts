@@ -63,7 +63,10 @@ export function addNode(
   const password = generateSecret(24);
   const existed = store.nodes.exists(nodeId);
   if (existed && !options.rotate) {
-    throw new NodeRegistryError("node_exists", `node "${nodeId}" already exists; use --rotate to give it a new password`);
+    throw new NodeRegistryError(
+      "node_exists",
+      `node "${nodeId}" already exists; use --rotate to give it a new password`,
+    );
   }
   store.nodes.add(nodeId, hashSecret(password), options.now ?? Date.now(), true);
   const credentials: NodeCredentials = {

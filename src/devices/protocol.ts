@@ -64,7 +64,9 @@ export const NodeConfigSchema = z.object({
   cfg_hash: shortText(64).optional(),
   name: shortText(64).optional(),
   fw: z.object({ version: shortText(32).optional(), build: shortText(40).optional() }).optional(),
-  hw: z.object({ model: shortText(64).optional(), chip: shortText(32).optional(), mac: shortText(32).optional() }).optional(),
+  hw: z
+    .object({ model: shortText(64).optional(), chip: shortText(32).optional(), mac: shortText(32).optional() })
+    .optional(),
   devices: z
     .array(DeviceDeclarationSchema)
     .max(LIMITS.devicesPerNode)
@@ -131,7 +133,11 @@ export const CommandResponseSchema = z.object({
   dev: z.string().optional(),
   state: StateValues.optional(),
   seq: z.number().int().nonnegative().optional(),
-  msg: shortText(200).optional(),
+  // A long message must not cost the answer: it is cut, not refused.
+  msg: z
+    .string()
+    .transform((text) => text.slice(0, 200))
+    .optional(),
 });
 export type CommandResponse = z.infer<typeof CommandResponseSchema>;
 

@@ -7,8 +7,8 @@ import express, { type RequestHandler, Router } from "express";
 import { z } from "zod";
 import type { Config } from "../config/index.ts";
 import type { CommandService } from "../devices/commands.ts";
-import { addNode, NodeRegistryError } from "../devices/node-registry.ts";
 import type { DeviceLink } from "../devices/link.ts";
+import { addNode, NodeRegistryError } from "../devices/node-registry.ts";
 import { DEVICE_OPS } from "../model/index.ts";
 import { FailureLimiter } from "../security/failure-limiter.ts";
 import type { DeviceRecord, NodeRecord, Store } from "../store/index.ts";
@@ -83,7 +83,11 @@ export function requireAdminToken(store: Store, now: () => number): RequestHandl
     if (!match || !store.adminTokens.verify(match[1] as string, now())) {
       failures.recordFailure(ip);
       res.setHeader("WWW-Authenticate", 'Bearer realm="hearth-admin"');
-      throw new HttpError(401, "unauthorized", match ? "invalid or expired admin token" : "an admin token is required (hearth admin token)");
+      throw new HttpError(
+        401,
+        "unauthorized",
+        match ? "invalid or expired admin token" : "an admin token is required (hearth admin token)",
+      );
     }
     next();
   };
@@ -130,7 +134,11 @@ export function adminApi(deps: AdminApiDeps): Router {
   router.post("/nodes", (req, res) => {
     const body = parseBody(NodeBody, req.body);
     const port = deps.embeddedPort?.();
-    const credentials = addNode(store, config, body.node_id, { rotate: body.rotate ?? false, ...(port ? { embeddedPort: port } : {}), now: now() });
+    const credentials = addNode(store, config, body.node_id, {
+      rotate: body.rotate ?? false,
+      ...(port ? { embeddedPort: port } : {}),
+      now: now(),
+    });
     // A node whose password changed must log in again with the new one.
     if (body.rotate) deps.disconnectNode?.(body.node_id);
     res.status(201).json(credentials);

@@ -47,7 +47,9 @@ export const notFound: RequestHandler = (req, res) => {
 export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
   if (res.headersSent) return;
   if (error instanceof CommandError) {
-    res.status(COMMAND_ERROR_STATUS[error.code]).json(errorBody(error.code, error.message, error.param ? { param: error.param } : {}));
+    res
+      .status(COMMAND_ERROR_STATUS[error.code])
+      .json(errorBody(error.code, error.message, error.param ? { param: error.param } : {}));
     return;
   }
   if (error instanceof NodeRegistryError) {

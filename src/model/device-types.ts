@@ -51,7 +51,14 @@ export interface DeviceTypeSpec {
 }
 
 const on: ParamSpec = { id: "on", type: "bool", rw: "rw" };
-const percent = (id: string, rw: AccessMode = "rw"): ParamSpec => ({ id, type: "int", rw, min: 0, max: 100, unit: "%" });
+const percent = (id: string, rw: AccessMode = "rw"): ParamSpec => ({
+  id,
+  type: "int",
+  rw,
+  min: 0,
+  max: 100,
+  unit: "%",
+});
 
 export const DEVICE_TYPE_SPECS: Readonly<Record<DeviceType, DeviceTypeSpec>> = {
   switch: { params: [on], requiresOneOf: ["on"], extraOps: [], replayDesiredOnReconnect: true },

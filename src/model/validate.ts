@@ -1,8 +1,8 @@
 import {
+  canonicalParam,
+  DEVICE_TYPE_SPECS,
   type DeviceOp,
   type DeviceType,
-  DEVICE_TYPE_SPECS,
-  canonicalParam,
   isDeviceType,
   type ParamSpec,
   type ParamValue,
@@ -58,8 +58,7 @@ export function resolveDeclaration(decl: DeviceDeclaration): DeviceDefinition {
 }
 
 function narrowCanonical(canonical: ParamSpec, declared: ParamSpec, fail: (m: string) => never): ParamSpec {
-  const compatible =
-    declared.type === canonical.type || (canonical.type === "float" && declared.type === "int");
+  const compatible = declared.type === canonical.type || (canonical.type === "float" && declared.type === "int");
   if (!compatible) fail(`param "${declared.id}" must be ${canonical.type}, not ${declared.type}`);
   if (canonical.rw === "r" && declared.rw !== "r") fail(`param "${declared.id}" is read-only by definition`);
   const min = declared.min ?? canonical.min;
@@ -83,8 +82,8 @@ function narrowCanonical(canonical: ParamSpec, declared: ParamSpec, fail: (m: st
     rw: declared.rw,
     ...(min === undefined ? {} : { min }),
     ...(max === undefined ? {} : { max }),
-    ...(declared.step ?? canonical.step) === undefined ? {} : { step: (declared.step ?? canonical.step) as number },
-    ...(declared.unit ?? canonical.unit) === undefined ? {} : { unit: (declared.unit ?? canonical.unit) as string },
+    ...((declared.step ?? canonical.step) === undefined ? {} : { step: (declared.step ?? canonical.step) as number }),
+    ...((declared.unit ?? canonical.unit) === undefined ? {} : { unit: (declared.unit ?? canonical.unit) as string }),
     ...(values === undefined ? {} : { values }),
   };
 }
@@ -147,7 +146,11 @@ export interface ValidatedCommand {
  * Validates a desired change against what the node declared. Throws a CommandError with the first
  * problem found, in the order a user fixes them: the op, unknown names, read-only params, then values.
  */
-export function validateCommand(device: DeviceDefinition, op: DeviceOp, params: Record<string, unknown>): ValidatedCommand {
+export function validateCommand(
+  device: DeviceDefinition,
+  op: DeviceOp,
+  params: Record<string, unknown>,
+): ValidatedCommand {
   const spec = DEVICE_TYPE_SPECS[device.type];
   if (op !== "set" && op !== "get" && !spec.extraOps.includes(op)) {
     throw new CommandError("unsupported_op", `a ${device.type} does not support "${op}"`);
@@ -162,7 +165,11 @@ export function validateCommand(device: DeviceDefinition, op: DeviceOp, params: 
   for (const [id] of entries) {
     if (!byId.has(id)) {
       const writable = device.params.filter((p) => p.rw !== "r").map((p) => p.id);
-      throw new CommandError("unknown_param", `"${id}" is not a param of this ${device.type} (writable: ${writable.join(", ") || "none"})`, id);
+      throw new CommandError(
+        "unknown_param",
+        `"${id}" is not a param of this ${device.type} (writable: ${writable.join(", ") || "none"})`,
+        id,
+      );
     }
   }
   for (const [id] of entries) {

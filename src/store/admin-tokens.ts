@@ -49,11 +49,18 @@ export class AdminTokenStore {
 
   list(): AdminTokenInfo[] {
     return this.db
-      .prepare<[], { id: string; label: string; created_at: number; expires_at: number | null; last_used_at: number | null }>(
-        "SELECT id, label, created_at, expires_at, last_used_at FROM admin_tokens ORDER BY created_at",
-      )
+      .prepare<
+        [],
+        { id: string; label: string; created_at: number; expires_at: number | null; last_used_at: number | null }
+      >("SELECT id, label, created_at, expires_at, last_used_at FROM admin_tokens ORDER BY created_at")
       .all()
-      .map((r) => ({ id: r.id, label: r.label, createdAt: r.created_at, expiresAt: r.expires_at, lastUsedAt: r.last_used_at }));
+      .map((r) => ({
+        id: r.id,
+        label: r.label,
+        createdAt: r.created_at,
+        expiresAt: r.expires_at,
+        lastUsedAt: r.last_used_at,
+      }));
   }
 
   revoke(id: string): boolean {
@@ -61,6 +68,7 @@ export class AdminTokenStore {
   }
 
   removeExpired(now: number): number {
-    return this.db.prepare("DELETE FROM admin_tokens WHERE expires_at IS NOT NULL AND expires_at <= ?").run(now).changes;
+    return this.db.prepare("DELETE FROM admin_tokens WHERE expires_at IS NOT NULL AND expires_at <= ?").run(now)
+      .changes;
   }
 }

@@ -78,7 +78,14 @@ export class CommandLog {
     );
   }
 
-  begin(entry: { id: string; deviceId: string; actor: string; op: string; params: Record<string, ParamValue>; at: number }): void {
+  begin(entry: {
+    id: string;
+    deviceId: string;
+    actor: string;
+    op: string;
+    params: Record<string, ParamValue>;
+    at: number;
+  }): void {
     this.insertStmt.run(entry.id, entry.deviceId, entry.actor, entry.op, JSON.stringify(entry.params), entry.at);
   }
 
@@ -103,16 +110,22 @@ export class CommandLog {
     const limit = Math.min(Math.max(options.limit ?? 50, 1), 1000);
     const rows = options.deviceId
       ? this.db
-          .prepare<[string, number], Row>("SELECT * FROM command_log WHERE device_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?")
+          .prepare<[string, number], Row>(
+            "SELECT * FROM command_log WHERE device_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?",
+          )
           .all(options.deviceId, limit)
-      : this.db.prepare<[number], Row>("SELECT * FROM command_log ORDER BY created_at DESC, rowid DESC LIMIT ?").all(limit);
+      : this.db
+          .prepare<[number], Row>("SELECT * FROM command_log ORDER BY created_at DESC, rowid DESC LIMIT ?")
+          .all(limit);
     return rows.map(toEntry);
   }
 
   /** Called at start: commands left pending by a previous run can no longer be confirmed. */
   expirePending(now: number): number {
     return this.db
-      .prepare("UPDATE command_log SET status = 'expired', error_code = 'timeout', completed_at = ? WHERE status = 'pending'")
+      .prepare(
+        "UPDATE command_log SET status = 'expired', error_code = 'timeout', completed_at = ? WHERE status = 'pending'",
+      )
       .run(now).changes;
   }
 }

@@ -116,7 +116,9 @@ export class DeviceStore {
       "FROM devices d JOIN nodes n ON n.id = d.node_id";
     this.selectDevices = db.prepare<[], DeviceRow>(`${base} ORDER BY d.id`);
     this.selectDevice = db.prepare<[string], DeviceRow>(`${base} WHERE d.id = ?`);
-    this.selectParams = db.prepare<[string], ParamRow>("SELECT * FROM device_params WHERE device_id = ? ORDER BY position");
+    this.selectParams = db.prepare<[string], ParamRow>(
+      "SELECT * FROM device_params WHERE device_id = ? ORDER BY position",
+    );
     this.selectState = db.prepare<[string], StateRow>(
       "SELECT device_id, param_id, reported, reported_at, desired, desired_at FROM device_state WHERE device_id = ?",
     );
@@ -170,7 +172,9 @@ export class DeviceStore {
   list(options: { includeRemoved?: boolean; nodeId?: string } = {}): DeviceRecord[] {
     return this.selectDevices
       .all()
-      .filter((row) => (options.includeRemoved || row.present === 1) && (!options.nodeId || row.node_id === options.nodeId))
+      .filter(
+        (row) => (options.includeRemoved || row.present === 1) && (!options.nodeId || row.node_id === options.nodeId),
+      )
       .map((row) => this.hydrate(row));
   }
 
@@ -232,13 +236,26 @@ export class DeviceStore {
       "INSERT INTO device_params (device_id, param_id, position, value_type, access, min, max, step, unit, enum_values) " +
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     );
-    params.forEach((p, position) =>
-      insert.run(id, p.id, position, p.type, p.rw, p.min ?? null, p.max ?? null, p.step ?? null, p.unit ?? null, p.values ? JSON.stringify(p.values) : null),
-    );
+    for (const [position, p] of params.entries()) {
+      const values = p.values ? JSON.stringify(p.values) : null;
+      insert.run(
+        id,
+        p.id,
+        position,
+        p.type,
+        p.rw,
+        p.min ?? null,
+        p.max ?? null,
+        p.step ?? null,
+        p.unit ?? null,
+        values,
+      );
+    }
     // State of params the node no longer declares would be reported forever otherwise.
     const declared = new Set(params.map((p) => p.id));
     for (const s of this.selectState.all(id)) {
-      if (!declared.has(s.param_id)) this.db.prepare("DELETE FROM device_state WHERE device_id = ? AND param_id = ?").run(id, s.param_id);
+      if (!declared.has(s.param_id))
+        this.db.prepare("DELETE FROM device_state WHERE device_id = ? AND param_id = ?").run(id, s.param_id);
     }
   }
 
@@ -246,7 +263,12 @@ export class DeviceStore {
    * Records reported values (already validated against the declaration). Returns which params changed;
    * the state sequence number moves only when something did.
    */
-  recordReported(id: string, values: Record<string, ParamValue>, nodeSeq: number | undefined, now: number): ReportedChange {
+  recordReported(
+    id: string,
+    values: Record<string, ParamValue>,
+    nodeSeq: number | undefined,
+    now: number,
+  ): ReportedChange {
     const run = this.db.transaction((): ReportedChange => {
       const current = new Map(this.selectState.all(id).map((s) => [s.param_id, s.reported]));
       const changed: string[] = [];
@@ -266,7 +288,8 @@ export class DeviceStore {
       // its old state after a reconnect must not look newer than a command issued while it was away.
       for (const param of changed) this.upsertReported.run(id, param, JSON.stringify(values[param]), now, stateSeq);
       const state: DeviceState = {};
-      for (const s of this.selectState.all(id)) if (s.reported !== null) state[s.param_id] = JSON.parse(s.reported) as ParamValue;
+      for (const s of this.selectState.all(id))
+        if (s.reported !== null) state[s.param_id] = JSON.parse(s.reported) as ParamValue;
       return { changed, state, stateSeq };
     });
     return run.immediate();
@@ -276,7 +299,8 @@ export class DeviceStore {
   recordDesired(id: string, values: Record<string, ParamValue>, now: number): void {
     const run = this.db.transaction(() => {
       const seq = this.selectDevice.get(id)?.state_seq ?? 0;
-      for (const [param, value] of Object.entries(values)) this.upsertDesired.run(id, param, JSON.stringify(value), now, seq);
+      for (const [param, value] of Object.entries(values))
+        this.upsertDesired.run(id, param, JSON.stringify(value), now, seq);
     });
     run.immediate();
   }

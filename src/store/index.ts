@@ -9,6 +9,7 @@ export * from "./admin-tokens.ts";
 export * from "./command-log.ts";
 export * from "./database.ts";
 export * from "./devices.ts";
+export { MIGRATIONS, type Migration } from "./migrations/index.ts";
 export * from "./nodes.ts";
 
 export const DATABASE_FILE = "hearth.db";

@@ -111,7 +111,12 @@ export class TestBridge {
     await this.startDaemon();
   }
 
-  async api(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any; headers: Headers }> {
+  async api(
+    method: string,
+    path: string,
+    body?: unknown,
+    token?: string,
+  ): Promise<{ status: number; body: any; headers: Headers }> {
     if (token === undefined && this.adminToken === undefined) {
       this.adminToken = this.daemon.store.adminTokens.create("test", Date.now()).token;
     }
@@ -141,7 +146,11 @@ export class TestBridge {
 }
 
 /** Polls until `check` returns a truthy value or the time runs out; returns that value. */
-export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 3000, what = "condition"): Promise<NonNullable<T>> {
+export async function eventually<T>(
+  check: () => T | Promise<T>,
+  timeoutMs = 3000,
+  what = "condition",
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -151,7 +160,8 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 300
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }

@@ -1,0 +1,277 @@
+/**
+ * The store on real SQLite files: migrations from the frozen v1 schema, downgrade refusal, atomic
+ * migrations, and the registry/shadow/command-log/token semantics the rest of the daemon relies on.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import Database from "better-sqlite3";
+import { resolveDeclaration } from "../../src/model/index.ts";
+import { hashSecret, verifySecret } from "../../src/security/secrets.ts";
+import { LATEST_SCHEMA_VERSION, MIGRATIONS, openDatabase, Store, StoreError } from "../../src/store/index.ts";
+
+const FROZEN_V1 = readFileSync(new URL("../fixtures/schema-v1.sql", import.meta.url), "utf8");
+
+let dir: string;
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), "hearth-store-"));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+let counter = 0;
+const freshPath = () => join(dir, `db-${++counter}.sqlite`);
+
+function schemaOf(db: Database.Database): string[] {
+  return db
+    .prepare<[], { sql: string }>("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY type, name")
+    .all()
+    .map((r) => r.sql.replace(/\s+/g, " ").trim());
+}
+
+const light = resolveDeclaration({
+  id: "light",
+  type: "light",
+  name: "Ceiling",
+  params: [
+    { id: "on", type: "bool", rw: "rw" },
+    { id: "brightness", type: "int", rw: "rw", min: 1, max: 100 },
+  ],
+});
+const lock = resolveDeclaration({ id: "door", type: "lock", params: [{ id: "locked", type: "bool", rw: "rw" }] });
+
+function storeWithNode(nodeId = "node-1"): Store {
+  const store = new Store(openDatabase(freshPath()));
+  store.nodes.add(nodeId, hashSecret("pw"), 1000);
+  store.devices.applyNodeConfig(nodeId, [light, lock], 1000);
+  return store;
+}
+
+describe("migrations", () => {
+  test("a new database gets the latest schema in WAL mode with foreign keys on", () => {
+    const db = openDatabase(freshPath());
+    assert.equal(db.pragma("user_version", { simple: true }), LATEST_SCHEMA_VERSION);
+    assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
+    assert.equal(db.pragma("foreign_keys", { simple: true }), 1);
+    db.close();
+  });
+
+  test("migration 1 still creates exactly the frozen v1 schema", () => {
+    const fromMigration = openDatabase(freshPath(), { migrations: MIGRATIONS.slice(0, 1) });
+    const frozen = new Database(freshPath());
+    frozen.exec(FROZEN_V1);
+    assert.deepEqual(schemaOf(fromMigration), schemaOf(frozen));
+    fromMigration.close();
+    frozen.close();
+  });
+
+  test("a v1 database with data is upgraded to the latest version without losing rows", () => {
+    const path = freshPath();
+    const v1 = new Database(path);
+    v1.exec(FROZEN_V1);
+    v1.prepare("INSERT INTO nodes (id, secret_hash, created_at) VALUES ('kitchen-1', 'sha256:x', 1)").run();
+    v1.prepare(
+      "INSERT INTO devices (id, node_id, dev_id, type, created_at, updated_at) VALUES ('kitchen-1.light', 'kitchen-1', 'light', 'light', 1, 1)",
+    ).run();
+    v1.pragma("user_version = 1");
+    v1.close();
+    const db = openDatabase(path);
+    assert.equal(db.pragma("user_version", { simple: true }), LATEST_SCHEMA_VERSION);
+    const store = new Store(db);
+    assert.equal(store.nodes.get("kitchen-1")?.id, "kitchen-1");
+    assert.equal(store.devices.get("kitchen-1.light")?.type, "light");
+    store.close();
+  });
+
+  test("a database newer than the code is refused, not downgraded", () => {
+    const path = freshPath();
+    openDatabase(path).close();
+    const raw = new Database(path);
+    raw.pragma(`user_version = ${LATEST_SCHEMA_VERSION + 1}`);
+    raw.close();
+    assert.throws(
+      () => openDatabase(path),
+      (error: Error) => error instanceof StoreError && /newer/.test(error.message),
+    );
+    const after = new Database(path);
+    assert.equal(after.pragma("user_version", { simple: true }), LATEST_SCHEMA_VERSION + 1);
+    after.close();
+  });
+
+  test("a failing migration leaves the database exactly as it was", () => {
+    const path = freshPath();
+    openDatabase(path, { migrations: MIGRATIONS.slice(0, 1) }).close();
+    const broken = [
+      ...MIGRATIONS.slice(0, 1),
+      { version: 2, name: "broken", sql: "CREATE TABLE half (a); SELECT * FROM nope;" },
+    ];
+    assert.throws(() => openDatabase(path, { migrations: broken }));
+    const db = new Database(path);
+    assert.equal(db.pragma("user_version", { simple: true }), 1);
+    const half = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'half'").get() as { n: number };
+    assert.equal(half.n, 0, "the table of the failed migration must not exist");
+    db.close();
+  });
+});
+
+describe("registry", () => {
+  test("a node's config adds, changes and retires devices, keeping retired history", () => {
+    const store = storeWithNode();
+    assert.deepEqual(
+      store.devices.list().map((d) => d.id),
+      ["node-1.door", "node-1.light"],
+    );
+    const dimmer = resolveDeclaration({
+      ...light,
+      id: "light",
+      type: "light",
+      params: [{ id: "on", type: "bool", rw: "rw" }],
+    });
+    const change = store.devices.applyNodeConfig("node-1", [dimmer], 2000);
+    assert.deepEqual(change, { added: [], removed: ["node-1.door"], changed: ["node-1.light"] });
+    assert.deepEqual(
+      store.devices.list().map((d) => d.id),
+      ["node-1.light"],
+    );
+    assert.equal(store.devices.get("node-1.door")?.present, false);
+    const back = store.devices.applyNodeConfig("node-1", [dimmer, lock], 3000);
+    assert.deepEqual(back.added, ["node-1.door"]);
+    const same = store.devices.applyNodeConfig("node-1", [dimmer, lock], 4000);
+    assert.deepEqual(same, { added: [], removed: [], changed: [] });
+    store.close();
+  });
+
+  test("removing a node removes its devices and state but keeps the command log", () => {
+    const store = storeWithNode();
+    store.devices.recordReported("node-1.light", { on: true }, 1, 1000);
+    store.commands.begin({
+      id: "c1",
+      deviceId: "node-1.light",
+      actor: "admin",
+      op: "set",
+      params: { on: true },
+      at: 1000,
+    });
+    assert.equal(store.nodes.remove("node-1"), true);
+    assert.equal(store.devices.get("node-1.light"), undefined);
+    assert.equal((store.db.prepare("SELECT count(*) AS n FROM device_state").get() as { n: number }).n, 0);
+    assert.equal(store.commands.get("c1")?.deviceId, "node-1.light");
+    store.close();
+  });
+});
+
+describe("shadow", () => {
+  test("reported state counts only real changes and keeps a sequence number", () => {
+    const store = storeWithNode();
+    const first = store.devices.recordReported("node-1.light", { on: true, brightness: 40 }, 7, 1000);
+    assert.deepEqual(first.changed.sort(), ["brightness", "on"]);
+    assert.equal(first.stateSeq, 1);
+    const repeat = store.devices.recordReported("node-1.light", { on: true, brightness: 40 }, 8, 2000);
+    assert.deepEqual(repeat.changed, []);
+    assert.equal(repeat.stateSeq, 1);
+    const dim = store.devices.recordReported("node-1.light", { brightness: 10 }, 9, 3000);
+    assert.deepEqual(dim.changed, ["brightness"]);
+    assert.deepEqual(dim.state, { on: true, brightness: 10 });
+    const record = store.devices.get("node-1.light");
+    assert.equal(record?.stateSeq, 2);
+    assert.equal(record?.nodeSeq, 9);
+    assert.equal(record?.reportedAt, 3000);
+    store.close();
+  });
+
+  test("a desire newer than the last change is replayed; one overtaken by a later change is not", () => {
+    const store = storeWithNode();
+    store.devices.recordReported("node-1.light", { on: false, brightness: 50 }, undefined, 1000);
+    store.devices.recordDesired("node-1.light", { on: true }, 2000);
+    // The node re-announces its old state after a reconnect: that is not a newer decision.
+    store.devices.recordReported("node-1.light", { on: false, brightness: 50 }, undefined, 3000);
+    assert.deepEqual(store.devices.desiredToReplay("node-1", 0), [
+      { deviceId: "node-1.light", devId: "light", params: { on: true } },
+    ]);
+    assert.deepEqual(store.devices.desiredToReplay("node-1", 2500), [], "older than the replay window");
+    // Someone flips the wall switch after the command: the physical change wins.
+    store.devices.recordReported("node-1.light", { brightness: 20 }, undefined, 4000);
+    store.devices.recordReported("node-1.light", { on: true }, undefined, 5000);
+    store.devices.recordReported("node-1.light", { on: false }, undefined, 6000);
+    assert.deepEqual(store.devices.desiredToReplay("node-1", 0), []);
+    store.close();
+  });
+});
+
+describe("command log and tokens", () => {
+  test("pending commands of a previous run are marked expired at start", () => {
+    const store = storeWithNode();
+    store.commands.begin({
+      id: "c1",
+      deviceId: "node-1.light",
+      actor: "cli",
+      op: "set",
+      params: { on: true },
+      at: 1000,
+    });
+    store.commands.begin({
+      id: "c2",
+      deviceId: "node-1.light",
+      actor: "cli",
+      op: "set",
+      params: { on: false },
+      at: 1001,
+    });
+    store.commands.finish("c2", { status: "ok", resultState: { on: false }, attempts: 1, completedAt: 1011 });
+    assert.equal(store.commands.expirePending(5000), 1);
+    assert.equal(store.commands.get("c1")?.status, "expired");
+    const done = store.commands.get("c2");
+    assert.equal(done?.status, "ok");
+    assert.equal(done?.latencyMs, 10);
+    assert.deepEqual(done?.resultState, { on: false });
+    store.close();
+  });
+
+  test("admin tokens are stored hashed, expire and can be revoked", () => {
+    const store = storeWithNode();
+    const { id, token } = store.adminTokens.create("ops", 1000);
+    assert.match(token, /^hth_/);
+    const stored = store.db.prepare<[], { token_hash: string }>("SELECT token_hash FROM admin_tokens").all();
+    assert.ok(
+      stored.every((row) => !row.token_hash.includes(token)),
+      "plain token never stored",
+    );
+    assert.equal(store.adminTokens.verify(token, 2000), true);
+    assert.equal(store.adminTokens.verify(`${token}x`, 2000), false);
+    const temporary = store.adminTokens.create("cli", 1000, 60_000);
+    assert.equal(store.adminTokens.verify(temporary.token, 60_999), true);
+    assert.equal(store.adminTokens.verify(temporary.token, 61_000), false);
+    assert.equal(store.adminTokens.revoke(id), true);
+    assert.equal(store.adminTokens.verify(token, 3000), false);
+    store.close();
+  });
+
+  test("node secrets verify only with the right password", () => {
+    const hash = hashSecret("correct horse");
+    assert.equal(verifySecret("correct horse", hash), true);
+    assert.equal(verifySecret("correct horsE", hash), false);
+    assert.equal(verifySecret("correct horse", "garbage"), false);
+  });
+
+  test("a node added just before a kill -9 is still there", () => {
+    const path = freshPath();
+    openDatabase(path).close();
+    const script = `
+      import { Store, openDatabase } from ${JSON.stringify(new URL("../../src/store/index.ts", import.meta.url).href)};
+      const store = new Store(openDatabase(${JSON.stringify(path)}));
+      store.nodes.add("survivor", "sha256:abc", Date.now());
+      process.stdout.write("added\\n");
+      process.kill(process.pid, "SIGKILL");
+    `;
+    const child = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      encoding: "utf8",
+    });
+    assert.equal(child.signal, "SIGKILL");
+    assert.match(child.stdout, /added/);
+    const store = new Store(openDatabase(path));
+    assert.equal(store.nodes.exists("survivor"), true);
+    store.close();
+  });
+});
