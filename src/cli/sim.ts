@@ -17,6 +17,7 @@ interface SimOptions extends CommonOptions {
   dropAcks?: number;
   sensorInterval?: number;
   keepalive?: number;
+  disconnectEvery?: number;
 }
 
 const integer = (name: string, min: number) => (value: string) => {
@@ -83,6 +84,11 @@ export function simCommand(): Command {
     .option("--drop-acks <rate>", "probability of ignoring a command entirely (tests the bridge's retry)", rate)
     .option("--sensor-interval <ms>", "publish sensor changes at this interval", integer("--sensor-interval", 100))
     .option("--keepalive <s>", "MQTT keepalive in seconds", integer("--keepalive", 5))
+    .option(
+      "--disconnect-every <s>",
+      "drop the connection every N seconds and reconnect (flaky Wi-Fi)",
+      integer("--disconnect-every", 1),
+    )
     .action(async (options: SimOptions) => {
       const { config } = cliConfig(options);
       const nodes = await resolveNodes(options, config);
@@ -96,6 +102,7 @@ export function simCommand(): Command {
         ...(options.latency === undefined ? {} : { latencyMs: options.latency }),
         ...(options.dropAcks === undefined ? {} : { dropAckRate: options.dropAcks }),
         ...(options.sensorInterval === undefined ? {} : { sensorIntervalMs: options.sensorInterval }),
+        ...(options.disconnectEvery === undefined ? {} : { disconnectEveryMs: options.disconnectEvery * 1000 }),
       }).catch((error: Error) => {
         throw new CliError(`cannot start the simulated nodes on ${url}: ${error.message}`);
       });

@@ -141,6 +141,14 @@ export class MqttConnection {
   }
 
   /**
+   * Drops the socket without DISCONNECT but keeps reconnecting, as a node on flaky Wi-Fi would: the
+   * broker publishes the will, then the client comes back on its own.
+   */
+  dropConnection(): void {
+    this.client.stream?.destroy();
+  }
+
+  /**
    * Drops the socket without DISCONNECT, as a crashed or unplugged node would: the broker publishes the
    * will once it notices.
    */

@@ -15,6 +15,7 @@ export interface SimFleetOptions {
   latencyMs?: number;
   dropAckRate?: number;
   sensorIntervalMs?: number;
+  disconnectEveryMs?: number;
   /** Nodes connecting at once (default 16): enough to start fast without a CONNECT storm on the broker. */
   concurrency?: number;
 }
@@ -44,6 +45,7 @@ export class SimFleet {
             ...(options.latencyMs === undefined ? {} : { latencyMs: options.latencyMs }),
             ...(options.dropAckRate === undefined ? {} : { dropAckRate: options.dropAckRate }),
             ...(options.sensorIntervalMs === undefined ? {} : { sensorIntervalMs: options.sensorIntervalMs }),
+            ...(options.disconnectEveryMs === undefined ? {} : { disconnectEveryMs: options.disconnectEveryMs }),
           });
         } catch (error) {
           failure ??= { error };

@@ -48,6 +48,8 @@ export interface SimNodeOptions {
   dropAckRate?: number;
   /** When set, sensor devices report a small random temperature/humidity change at this interval. */
   sensorIntervalMs?: number;
+  /** When set, the node drops its connection at this interval and reconnects (see `dropConnection`). */
+  disconnectEveryMs?: number;
   /**
    * First value of the state counter. Real firmware keeps it across reboots so a retained state from before
    * the reboot never looks newer; a test restarting a node under the same id can pass the old node's seq.
@@ -107,6 +109,7 @@ export class SimNode {
   private announceChain: Promise<void> = Promise.resolve();
   private readonly sleeps = new Map<NodeJS.Timeout, () => void>();
   private sensorTimer: NodeJS.Timeout | undefined;
+  private flapTimer: NodeJS.Timeout | undefined;
   private rebooting: Promise<void> | undefined;
   private stopped = false;
   private closing: Promise<void> | undefined;
@@ -133,6 +136,7 @@ export class SimNode {
     const node = new SimNode(options);
     await node.connect();
     node.startSensorDrift();
+    node.startFlapping();
     return node;
   }
 
@@ -426,6 +430,20 @@ export class SimNode {
     }, interval);
   }
 
+  /**
+   * Drops the connection without DISCONNECT and lets the client reconnect: the bridge sees the will
+   * (`offline`), then the node's fresh announcement. Tests and benchmarks use it for flaky Wi-Fi.
+   */
+  dropConnection(): void {
+    if (!this.stopped) this.connection?.dropConnection();
+  }
+
+  private startFlapping(): void {
+    const interval = this.options.disconnectEveryMs;
+    if (interval === undefined || interval <= 0 || this.stopped) return;
+    this.flapTimer = setInterval(() => this.dropConnection(), interval);
+  }
+
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -445,6 +463,8 @@ export class SimNode {
     this.sleeps.clear();
     if (this.sensorTimer) clearInterval(this.sensorTimer);
     this.sensorTimer = undefined;
+    if (this.flapTimer) clearInterval(this.flapTimer);
+    this.flapTimer = undefined;
   }
 
   private device(devId: string): SimDevice {

@@ -472,6 +472,20 @@ test("after the broker drops it, the node reconnects and announces itself again"
   assert.equal((await h.bridge.command("node-v", { id: "n1", op: "get", dev: "light" })).status, "ok");
 });
 
+test("disconnectEveryMs drops the connection on its own; the will fires and the node comes back", async (t) => {
+  const h = await harness(t);
+  const from = h.bridge.messages.length;
+  const node = await h.startNode({ nodeId: "node-w", reconnectPeriodMs: 20, disconnectEveryMs: 300 });
+  await h.bridge.waitFor((m) => statusOf("node-w")(m) && m.payload === "offline", from);
+  const afterDrop = h.bridge.messages.length;
+  await h.bridge.waitFor((m) => statusOf("node-w")(m) && m.payload === "online", afterDrop);
+  await node.close();
+  const closedAt = h.bridge.messages.length;
+  await new Promise((resolve) => setTimeout(resolve, 450));
+  const later = h.bridge.messages.slice(closedAt).filter((m) => statusOf("node-w")(m) && m.payload === "online");
+  assert.equal(later.length, 0, "a closed node stops flapping");
+});
+
 test("reboot answers accepted, goes offline and comes back online", async (t) => {
   const h = await harness(t);
   const node = await h.startNode({ nodeId: "node-u", rebootDelayMs: 20 });
