@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { type CommonOptions, cliConfig, openStore, printJson, withCommonOptions } from "./context.ts";
+import { type CommonOptions, printJson, withCommonOptions, withStore } from "./context.ts";
 
 export function adminCommand(): Command {
   const admin = new Command("admin").description("admin API access");
@@ -8,17 +8,13 @@ export function adminCommand(): Command {
     .option("--label <label>", "what the token is for", "admin")
     .option("--json", "print one JSON object")
     .action((options: CommonOptions & { label: string; json?: boolean }) => {
-      const { config } = cliConfig(options);
-      const store = openStore(config);
-      try {
+      return withStore(options, async (store, config) => {
         const { id, token } = store.adminTokens.create(options.label, Date.now());
         if (options.json) return printJson({ id, token, label: options.label });
         process.stdout.write(
           `Admin token (shown only now):\n\n  ${token}\n\nUse it as: curl -H 'Authorization: Bearer ${token}' http://127.0.0.1:${config.http.port}/api/v1/devices\n`,
         );
-      } finally {
-        store.close();
-      }
+      });
     });
   return admin;
 }

@@ -40,6 +40,20 @@ export function openStore(config: Config): Store {
   return Store.open(resolve(config.dataDir));
 }
 
+/** Loads the config, opens the store for the duration of `fn`, and always closes it again. */
+export async function withStore<T>(
+  options: CommonOptions,
+  fn: (store: Store, config: Config) => T | Promise<T>,
+): Promise<T> {
+  const { config } = cliConfig(options);
+  const store = openStore(config);
+  try {
+    return await fn(store, config);
+  } finally {
+    store.close();
+  }
+}
+
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }

@@ -1,15 +1,13 @@
 import { Command } from "commander";
 import { deviceView } from "../http/admin-api.ts";
-import { type CommonOptions, cliConfig, openStore, printJson, printTable, withCommonOptions } from "./context.ts";
+import { type CommonOptions, printJson, printTable, withCommonOptions, withStore } from "./context.ts";
 
 export function devicesCommand(): Command {
   return withCommonOptions(new Command("devices"))
     .description("list devices with their last confirmed state and online flag (from the store)")
     .option("--json", "print JSON")
     .action((options: CommonOptions & { json?: boolean }) => {
-      const { config } = cliConfig(options);
-      const store = openStore(config);
-      try {
+      return withStore(options, async (store) => {
         const devices = store.devices.list().map(deviceView);
         if (options.json) return printJson(devices);
         if (devices.length === 0) {
@@ -30,8 +28,6 @@ export function devicesCommand(): Command {
               .join(" "),
           ]),
         );
-      } finally {
-        store.close();
-      }
+      });
     });
 }

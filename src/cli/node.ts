@@ -6,11 +6,10 @@ import {
   CliError,
   type CommonOptions,
   callDaemon,
-  cliConfig,
-  openStore,
   printJson,
   printTable,
   withCommonOptions,
+  withStore,
 } from "./context.ts";
 
 export function nodeCommand(): Command {
@@ -21,24 +20,18 @@ export function nodeCommand(): Command {
     .option("--rotate", "give an existing node a new password")
     .option("--json", "print one JSON object")
     .action((nodeId: string, options: CommonOptions & { rotate?: boolean; json?: boolean }) => {
-      const { config } = cliConfig(options);
-      const store = openStore(config);
-      try {
+      return withStore(options, async (store, config) => {
         const credentials = addNode(store, config, nodeId, { rotate: options.rotate ?? false });
         if (options.json) printJson(credentials);
         else printCredentials(credentials);
-      } finally {
-        store.close();
-      }
+      });
     });
 
   withCommonOptions(node.command("list"))
     .description("list registered nodes")
     .option("--json", "print JSON")
     .action((options: CommonOptions & { json?: boolean }) => {
-      const { config } = cliConfig(options);
-      const store = openStore(config);
-      try {
+      return withStore(options, async (store) => {
         const nodes = store.nodes.list().map(nodeView);
         if (options.json) return printJson(nodes);
         if (nodes.length === 0)
@@ -47,17 +40,13 @@ export function nodeCommand(): Command {
           ["NODE", "ONLINE", "NAME", "FIRMWARE", "LAST SEEN"],
           nodes.map((n) => [n.id, n.online ? "yes" : "no", n.name, n.fw_version, n.last_seen_at]),
         );
-      } finally {
-        store.close();
-      }
+      });
     });
 
   withCommonOptions(node.command("remove <node-id>"))
     .description("remove a node, its devices and its credentials")
     .action(async (nodeId: string, options: CommonOptions) => {
-      const { config } = cliConfig(options);
-      const store = openStore(config);
-      try {
+      return withStore(options, async (store, config) => {
         if (!store.nodes.exists(nodeId)) throw new CliError(`no node "${nodeId}"`);
         // Through the daemon when it runs, so it also disconnects the node and clears its retained topics.
         let viaDaemon = false;
@@ -76,9 +65,7 @@ export function nodeCommand(): Command {
         );
         if (config.mqtt.url)
           process.stdout.write(`Also delete its line from the mosquitto password_file and reload mosquitto.\n`);
-      } finally {
-        store.close();
-      }
+      });
     });
   return node;
 }

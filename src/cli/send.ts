@@ -5,10 +5,9 @@ import {
   CliError,
   type CommonOptions,
   callDaemon,
-  cliConfig,
-  openStore,
   printJson,
   withCommonOptions,
+  withStore,
 } from "./context.ts";
 
 /** `on=true brightness=40 mode=heat` → `{on: true, brightness: 40, mode: "heat"}`; JSON where it parses. */
@@ -42,9 +41,7 @@ export function sendCommand(): Command {
         throw new CliError(`--op must be one of ${DEVICE_OPS.join(", ")}`);
       }
       const params = parseAssignments(assignments);
-      const { config } = cliConfig(options);
-      const store = openStore(config);
-      try {
+      return withStore(options, async (store, config) => {
         const body = { ...(options.op ? { op: options.op as DeviceOp } : {}), params };
         const response = await callDaemon(
           config,
@@ -64,8 +61,6 @@ export function sendCommand(): Command {
             `${result.status === "ok" ? "confirmed" : result.status} in ${result.latency_ms} ms: ${device} ${state}\n`,
           );
         }
-      } finally {
-        store.close();
-      }
+      });
     });
 }
