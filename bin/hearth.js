@@ -27,6 +27,8 @@ if (existsSync(source) && tsxAvailable()) {
 } else if (existsSync(compiled)) {
   await import(pathToFileURL(compiled).href);
 } else {
-  console.error("hearth: neither dist/main.js nor a source checkout with tsx was found. Run `npm ci && npm run build`.");
+  console.error(
+    "hearth: neither dist/main.js nor a source checkout with tsx was found. Run `npm ci && npm run build`.",
+  );
   process.exit(1);
 }

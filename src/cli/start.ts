@@ -3,7 +3,7 @@ import { Command } from "commander";
 import { Daemon } from "../daemon.ts";
 import { createLogger } from "../log.ts";
 import { VERSION } from "../version.ts";
-import { type CommonOptions, cliConfig, withCommonOptions } from "./context.ts";
+import { CliError, type CommonOptions, cliConfig, withCommonOptions } from "./context.ts";
 
 /** Exit code for a shutdown that had to be forced, as a supervisor expects (128 + signal number). */
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
@@ -15,7 +15,21 @@ export function startCommand(): Command {
       const { config, notices } = cliConfig(options);
       const log = createLogger(config.logLevel);
       for (const notice of notices) log.warn(notice);
-      const daemon = await Daemon.start(config, log);
+      // A rejected promise nobody awaited is a bug to fix, not a reason to drop every node's link.
+      process.on("unhandledRejection", (reason) => log.error({ err: reason }, "unhandled promise rejection"));
+      process.on("uncaughtException", (error) => {
+        log.fatal({ err: error }, "uncaught exception; exiting so the supervisor restarts a clean process");
+        process.exit(1);
+      });
+      const daemon = await Daemon.start(config, log).catch((error: NodeJS.ErrnoException & { address?: string; port?: number }) => {
+        if (error.code === "EADDRINUSE") {
+          throw new CliError(
+            `cannot listen on ${error.address}:${error.port}: the port is in use (another Hearth or an MQTT broker?); ` +
+              "choose another with HEARTH_HTTP_PORT or HEARTH_MQTT_PORT",
+          );
+        }
+        throw error;
+      });
       printBanner(daemon);
 
       let shuttingDown = false;
