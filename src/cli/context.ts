@@ -100,7 +100,7 @@ export async function callDaemon(
   let token = process.env.HEARTH_ADMIN_TOKEN;
   let minted: string | undefined;
   if (!token) {
-    const created = store.adminTokens.create("cli (temporary)", Date.now(), 60_000);
+    const created = store.adminTokens.create("cli", Date.now(), 60_000);
     token = created.token;
     minted = created.id;
   }

@@ -61,7 +61,7 @@ export function nodeCommand(): Command {
         process.stdout.write(
           viaDaemon
             ? `Removed node ${nodeId}.\n`
-            : `Removed node ${nodeId}. Hearth is not running: its retained MQTT topics stay until a broker restart.\n`,
+            : `Removed node ${nodeId}. Hearth is not running: it clears the node's retained MQTT topics when it next starts.\n`,
         );
         if (config.mqtt.url)
           process.stdout.write(`Also delete its line from the mosquitto password_file and reload mosquitto.\n`);

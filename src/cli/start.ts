@@ -21,15 +21,17 @@ export function startCommand(): Command {
         log.fatal({ err: error }, "uncaught exception; exiting so the supervisor restarts a clean process");
         process.exit(1);
       });
-      const daemon = await Daemon.start(config, log).catch((error: NodeJS.ErrnoException & { address?: string; port?: number }) => {
-        if (error.code === "EADDRINUSE") {
-          throw new CliError(
-            `cannot listen on ${error.address}:${error.port}: the port is in use (another Hearth or an MQTT broker?); ` +
-              "choose another with HEARTH_HTTP_PORT or HEARTH_MQTT_PORT",
-          );
-        }
-        throw error;
-      });
+      const daemon = await Daemon.start(config, log).catch(
+        (error: NodeJS.ErrnoException & { address?: string; port?: number }) => {
+          if (error.code === "EADDRINUSE") {
+            throw new CliError(
+              `cannot listen on ${error.address}:${error.port}: the port is in use (another Hearth or an MQTT broker?); ` +
+                "choose another with HEARTH_HTTP_PORT or HEARTH_MQTT_PORT",
+            );
+          }
+          throw error;
+        },
+      );
       printBanner(daemon);
 
       let shuttingDown = false;

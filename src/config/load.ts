@@ -5,7 +5,13 @@ import { configReference, ENV_PREFIX, type SettingReference } from "./reference.
 import { type Config, ConfigSchema } from "./schema.ts";
 
 /** Environment variables that are not settings but are read by the CLI. */
-const NON_SETTING_ENV = new Set(["HEARTH_CONFIG", "HEARTH_ADMIN_TOKEN", "HEARTH_URL", "HEARTH_SIM_PASSWORD", "HEARTH_DEBUG"]);
+const NON_SETTING_ENV = new Set([
+  "HEARTH_CONFIG",
+  "HEARTH_ADMIN_TOKEN",
+  "HEARTH_URL",
+  "HEARTH_SIM_PASSWORD",
+  "HEARTH_DEBUG",
+]);
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";

@@ -54,6 +54,8 @@ export class EmbeddedBroker {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly failures = new FailureLimiter(10, 60_000);
+  /** The credential hash each node connected with; a publish after it changed closes the connection. */
+  private readonly credentialAtConnect = new WeakMap<Client, string>();
   private address: AddressInfo | undefined;
 
   constructor(private readonly options: EmbeddedBrokerOptions) {}
@@ -147,6 +149,7 @@ export class EmbeddedBroker {
       return;
     }
     this.failures.reset(ip);
+    this.credentialAtConnect.set(client, hash);
     done(null, true);
   }
 
@@ -170,8 +173,9 @@ export class EmbeddedBroker {
       );
       return new Error("not authorised for this topic");
     }
-    // A node removed while connected loses its right to publish at once.
-    if (!this.options.nodes.secretHash(client.id)) return new Error("node removed");
+    // A node removed, or given a new password, while connected loses its right to publish at once.
+    const current = this.options.nodes.secretHash(client.id);
+    if (!current || current !== this.credentialAtConnect.get(client)) return new Error("node removed or re-keyed");
     return null;
   }
 

@@ -123,6 +123,12 @@ export class DeviceLink {
     for (const topic of cleared) await this.connection.publish(topic, "", { qos: 1, retain: true });
   }
 
+  private clearTopic(topic: string): void {
+    this.connection
+      ?.publish(topic, "", { qos: 1, retain: true })
+      .catch((error: Error) => this.options.log.warn({ topic, err: error.message }, "could not clear a retained topic"));
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
@@ -156,6 +162,9 @@ export class DeviceLink {
       if (message.payload.length === 0) return;
       if (!this.options.store.nodes.exists(parsed.nodeId)) {
         this.warnUnknownNode(parsed.nodeId, message.topic);
+        // Retained leftovers of a node removed while Hearth was stopped: clear them so nothing
+        // announces that node again.
+        if (message.retain) this.clearTopic(message.topic);
         return;
       }
       this.dispatch(parsed, message);

@@ -202,7 +202,9 @@ export class Topics {
   }
   /** The subscriptions the bridge needs to follow every node. */
   get bridgeSubscriptions(): string[] {
-    return ["status", "config", "d/+/state", "cmd/res", "event", "telemetry", "ota/status"].map(
+    // Retained messages are delivered per subscription in this order: a node's config, then its states,
+    // then its status, so the `online` that triggers a resync finds the node's devices already stored.
+    return ["config", "d/+/state", "status", "cmd/res", "event", "telemetry", "ota/status"].map(
       (suffix) => `${this.prefix}/+/${suffix}`,
     );
   }

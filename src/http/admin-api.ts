@@ -80,7 +80,8 @@ export function requireAdminToken(store: Store, now: () => number): RequestHandl
     }
     const header = req.get("authorization") ?? "";
     const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match || !store.adminTokens.verify(match[1] as string, now())) {
+    const identity = match ? store.adminTokens.identify(match[1] as string, now()) : undefined;
+    if (!identity) {
       failures.recordFailure(ip);
       res.setHeader("WWW-Authenticate", 'Bearer realm="hearth-admin"');
       throw new HttpError(
@@ -89,6 +90,8 @@ export function requireAdminToken(store: Store, now: () => number): RequestHandl
         match ? "invalid or expired admin token" : "an admin token is required (hearth admin token)",
       );
     }
+    // Who acted, for the command log: the token's label (`cli` for the CLI's own short-lived tokens).
+    res.locals.actor = `admin:${identity.label}`;
     next();
   };
 }
@@ -116,7 +119,7 @@ export function adminApi(deps: AdminApiDeps): Router {
       deviceId: req.params.id as string,
       ...(body.op ? { op: body.op } : {}),
       params: body.params ?? {},
-      actor: "admin",
+      actor: String(res.locals.actor ?? "admin"),
     });
     res.status(result.status === "accepted" ? 202 : 200).json({
       status: result.status,

@@ -16,9 +16,10 @@ export class AdminTokenStore {
   private readonly touchStmt;
 
   constructor(private readonly db: Db) {
-    this.lookup = db.prepare<[string], { id: string; expires_at: number | null; last_used_at: number | null }>(
-      "SELECT id, expires_at, last_used_at FROM admin_tokens WHERE token_hash = ?",
-    );
+    this.lookup = db.prepare<
+      [string],
+      { id: string; label: string; expires_at: number | null; last_used_at: number | null }
+    >("SELECT id, label, expires_at, last_used_at FROM admin_tokens WHERE token_hash = ?");
     this.touchStmt = db.prepare<[number, string]>("UPDATE admin_tokens SET last_used_at = ? WHERE id = ?");
   }
 
@@ -39,12 +40,17 @@ export class AdminTokenStore {
    * learns nothing from timing because they cannot choose inputs that hash to a prefix of a stored one.
    */
   verify(token: string, now: number): boolean {
+    return this.identify(token, now) !== undefined;
+  }
+
+  /** The token's id and label when it is valid: the label says who acted (`cli`, `admin`, …). */
+  identify(token: string, now: number): { id: string; label: string } | undefined {
     const row = this.lookup.get(hashSecret(token));
-    if (!row) return false;
-    if (row.expires_at !== null && row.expires_at <= now) return false;
+    if (!row) return undefined;
+    if (row.expires_at !== null && row.expires_at <= now) return undefined;
     // Writing on every request would turn reads into writes; a minute of precision is enough.
     if (row.last_used_at === null || now - row.last_used_at > 60_000) this.touchStmt.run(now, row.id);
-    return true;
+    return { id: row.id, label: row.label };
   }
 
   list(): AdminTokenInfo[] {
