@@ -115,8 +115,10 @@ export class CommandService {
     };
     // The desire is recorded even for an offline node: when it returns, what still differs is re-sent
     // (except for locks and covers, see DEVICE_TYPE_SPECS.replayDesiredOnReconnect).
-    if (op === "set") store.devices.recordDesired(device.id, command.params, startedAt);
-    store.commands.begin(logEntry);
+    store.transaction(() => {
+      if (op === "set") store.devices.recordDesired(device.id, command.params, startedAt);
+      store.commands.begin(logEntry);
+    });
     if (!device.online) {
       return this.fail(
         commandId,
@@ -192,14 +194,15 @@ export class CommandService {
       const message = response.msg ? `the node refused: ${response.msg}` : `the node answered "${response.status}"`;
       return this.fail(commandId, id, actor, startedAt, attempts, new CommandError(errorCode, message));
     }
+    let state: DeviceState | undefined;
     if (response.state) {
       try {
-        link.recordState(nodeId, devId, response.state, response.seq, "command");
+        state = link.recordState(nodeId, devId, response.state, response.seq, "command");
       } catch (error) {
         log.warn({ commandId, err: (error as Error).message }, "could not record the state in a command response");
       }
     }
-    const state = store.devices.get(id)?.state ?? {};
+    state ??= store.devices.get(id)?.state ?? {};
     const status = response.status === "accepted" ? "accepted" : "ok";
     const completedAt = this.now();
     store.commands.finish(commandId, { status, resultState: state, attempts, completedAt });

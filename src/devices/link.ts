@@ -7,7 +7,7 @@
  */
 
 import type { z } from "zod";
-import type { EventBus } from "../bus.ts";
+import type { DeviceState, EventBus } from "../bus.ts";
 import type { Logger } from "../log.ts";
 import { DeclarationError, type DeviceDefinition, filterReportedState, resolveDeclaration } from "../model/index.ts";
 import { deviceId, type Store } from "../store/index.ts";
@@ -126,7 +126,9 @@ export class DeviceLink {
   private clearTopic(topic: string): void {
     this.connection
       ?.publish(topic, "", { qos: 1, retain: true })
-      .catch((error: Error) => this.options.log.warn({ topic, err: error.message }, "could not clear a retained topic"));
+      .catch((error: Error) =>
+        this.options.log.warn({ topic, err: error.message }, "could not clear a retained topic"),
+      );
   }
 
   async stop(): Promise<void> {
@@ -255,7 +257,8 @@ export class DeviceLink {
 
   /**
    * Stores reported values (from a state message or a command response) and announces the change.
-   * Values that do not fit the declaration are dropped one by one; the others are kept.
+   * Values that do not fit the declaration are dropped one by one; the others are kept. Returns the
+   * device's full reported state afterwards.
    */
   recordState(
     nodeId: string,
@@ -263,7 +266,7 @@ export class DeviceLink {
     values: Record<string, unknown>,
     seq: number | undefined,
     cause: "report" | "command",
-  ): void {
+  ): DeviceState | undefined {
     const { store, bus, log } = this.options;
     const id = deviceId(nodeId, devId);
     const device = store.devices.get(id);
@@ -271,11 +274,12 @@ export class DeviceLink {
     const { accepted, rejected } = filterReportedState(device.definition, values);
     if (rejected.length > 0)
       log.warn({ device: id, rejected }, "dropped reported values that do not fit the declaration");
-    if (Object.keys(accepted).length === 0) return;
+    if (Object.keys(accepted).length === 0) return device.state;
     const now = this.now();
     const result = store.devices.recordReported(id, accepted, seq, now);
-    if (result.changed.length === 0) return;
+    if (result.changed.length === 0) return result.state;
     bus.emit("device.state", { deviceId: id, nodeId, state: result.state, changed: result.changed, cause, at: now });
+    return result.state;
   }
 
   private ingestCommandResponse(nodeId: string, payload: Buffer): void {

@@ -8,11 +8,10 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import express, { type Express } from "express";
 import helmet from "helmet";
-import { pinoHttp } from "pino-http";
 import type { Logger } from "../log.ts";
-import { newId } from "../security/secrets.ts";
 import { type AdminApiDeps, adminApi } from "./admin-api.ts";
 import { errorHandler, notFound } from "./errors.ts";
+import { requestLog } from "./request-log.ts";
 
 export interface HealthSource {
   database(): boolean;
@@ -30,23 +29,7 @@ export function createApp(deps: AppDeps): Express {
   app.disable("x-powered-by");
   app.set("trust proxy", deps.config.http.trustProxy ? 1 : false);
   app.use(helmet({ contentSecurityPolicy: { useDefaults: true, directives: { upgradeInsecureRequests: null } } }));
-  app.use(
-    pinoHttp({
-      logger: deps.log,
-      genReqId: () => newId(),
-      customLogLevel: (_req, res, error) =>
-        error || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "warn" : "info",
-      // Only what is needed to follow a request; headers (tokens, cookies) stay out of the log.
-      serializers: {
-        req: (req: { id: string; method: string; url: string }) => ({
-          id: req.id,
-          method: req.method,
-          url: req.url.split("?")[0],
-        }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-    }),
-  );
+  app.use(requestLog(deps.log));
 
   app.get("/healthz", (_req, res) => {
     const database = deps.health.database();
@@ -62,7 +45,7 @@ export function createApp(deps: AppDeps): Express {
 
   app.use("/api/v1", adminApi(deps));
   app.use(notFound);
-  app.use(errorHandler);
+  app.use(errorHandler(deps.log));
   return app;
 }
 

@@ -3,8 +3,8 @@
  * errors to status codes. Nothing else reaches a client: unexpected errors become a bare 500.
  */
 import type { ErrorRequestHandler, RequestHandler } from "express";
-import type {} from "pino-http";
 import { NodeRegistryError } from "../devices/node-registry.ts";
+import type { Logger } from "../log.ts";
 import { CommandError, type CommandErrorCode } from "../model/index.ts";
 
 export class HttpError extends Error {
@@ -44,36 +44,39 @@ export const notFound: RequestHandler = (req, res) => {
   res.status(404).json(errorBody("not_found", `no route for ${req.method} ${req.path}`));
 };
 
-export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
-  if (res.headersSent) return;
-  if (error instanceof CommandError) {
-    res
-      .status(COMMAND_ERROR_STATUS[error.code])
-      .json(errorBody(error.code, error.message, error.param ? { param: error.param } : {}));
-    return;
-  }
-  if (error instanceof NodeRegistryError) {
-    res.status(REGISTRY_ERROR_STATUS[error.code]).json(errorBody(error.code, error.message));
-    return;
-  }
-  if (error instanceof HttpError) {
-    res.status(error.status).json(errorBody(error.code, error.message));
-    return;
-  }
-  // body-parser's own errors carry a `type`.
-  const type = (error as { type?: string }).type;
-  if (type === "entity.parse.failed") {
-    res.status(400).json(errorBody("invalid_json", "the request body is not valid JSON"));
-    return;
-  }
-  if (type === "entity.too.large") {
-    res.status(413).json(errorBody("body_too_large", "the request body is too large"));
-    return;
-  }
-  if (type === "encoding.unsupported" || type === "charset.unsupported") {
-    res.status(415).json(errorBody("unsupported_encoding", "unsupported content encoding or charset"));
-    return;
-  }
-  req.log?.error({ err: error }, "unhandled error in request");
-  res.status(500).json(errorBody("internal", "internal error"));
-};
+/** The error handler needs a logger for the unexpected: the one thing it must not hide. */
+export function errorHandler(log: Logger): ErrorRequestHandler {
+  return (error, req, res, _next) => {
+    if (res.headersSent) return;
+    if (error instanceof CommandError) {
+      res
+        .status(COMMAND_ERROR_STATUS[error.code])
+        .json(errorBody(error.code, error.message, error.param ? { param: error.param } : {}));
+      return;
+    }
+    if (error instanceof NodeRegistryError) {
+      res.status(REGISTRY_ERROR_STATUS[error.code]).json(errorBody(error.code, error.message));
+      return;
+    }
+    if (error instanceof HttpError) {
+      res.status(error.status).json(errorBody(error.code, error.message));
+      return;
+    }
+    // body-parser's own errors carry a `type`.
+    const type = (error as { type?: string }).type;
+    if (type === "entity.parse.failed") {
+      res.status(400).json(errorBody("invalid_json", "the request body is not valid JSON"));
+      return;
+    }
+    if (type === "entity.too.large") {
+      res.status(413).json(errorBody("body_too_large", "the request body is too large"));
+      return;
+    }
+    if (type === "encoding.unsupported" || type === "charset.unsupported") {
+      res.status(415).json(errorBody("unsupported_encoding", "unsupported content encoding or charset"));
+      return;
+    }
+    log.error({ err: error, method: req.method, path: req.path }, "unhandled error in request");
+    res.status(500).json(errorBody("internal", "internal error"));
+  };
+}

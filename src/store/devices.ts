@@ -109,6 +109,9 @@ export class DeviceStore {
   private readonly upsertReported;
   private readonly upsertDesired;
   private readonly bumpSeq;
+  private readonly selectSeq;
+  /** Declared params per device; they change only with a node's config, so they are read once. */
+  private readonly paramsCache = new Map<string, ParamSpec[]>();
 
   constructor(private readonly db: Db) {
     const base =
@@ -132,13 +135,14 @@ export class DeviceStore {
         "ON CONFLICT (device_id, param_id) DO UPDATE SET desired = excluded.desired, " +
         "desired_at = excluded.desired_at, desired_seq = excluded.desired_seq",
     );
+    this.selectSeq = db.prepare<[string], { state_seq: number }>("SELECT state_seq FROM devices WHERE id = ?");
     this.bumpSeq = db.prepare<[number | null, number, string]>(
       "UPDATE devices SET state_seq = state_seq + 1, node_seq = coalesce(?, node_seq), updated_at = ? WHERE id = ?",
     );
   }
 
   private hydrate(row: DeviceRow): DeviceRecord {
-    const params = this.selectParams.all(row.id).map(paramFromRow);
+    const params = this.params(row.id);
     const state: DeviceState = {};
     let reportedAt: number | null = null;
     for (const s of this.selectState.all(row.id)) {
@@ -161,6 +165,15 @@ export class DeviceStore {
       nodeSeq: row.node_seq,
       reportedAt,
     };
+  }
+
+  private params(id: string): ParamSpec[] {
+    let params = this.paramsCache.get(id);
+    if (!params) {
+      params = this.selectParams.all(id).map(paramFromRow);
+      this.paramsCache.set(id, params);
+    }
+    return params;
   }
 
   get(id: string): DeviceRecord | undefined {
@@ -231,6 +244,7 @@ export class DeviceStore {
   }
 
   private writeParams(id: string, params: readonly ParamSpec[]): void {
+    this.paramsCache.delete(id);
     this.db.prepare("DELETE FROM device_params WHERE device_id = ?").run(id);
     const insert = this.db.prepare(
       "INSERT INTO device_params (device_id, param_id, position, value_type, access, min, max, step, unit, enum_values) " +
@@ -269,30 +283,32 @@ export class DeviceStore {
     nodeSeq: number | undefined,
     now: number,
   ): ReportedChange {
-    const run = this.db.transaction((): ReportedChange => {
-      const current = new Map(this.selectState.all(id).map((s) => [s.param_id, s.reported]));
-      const changed: string[] = [];
-      for (const [param, value] of Object.entries(values)) {
-        const encoded = JSON.stringify(value);
-        if (current.get(param) !== encoded) changed.push(param);
-      }
-      const row = this.selectDevice.get(id);
-      let stateSeq = row?.state_seq ?? 0;
-      if (changed.length > 0) {
-        this.bumpSeq.run(nodeSeq ?? null, now, id);
-        stateSeq += 1;
-      } else if (nodeSeq !== undefined) {
-        this.db.prepare("UPDATE devices SET node_seq = ? WHERE id = ?").run(nodeSeq, id);
-      }
+    // Read first, write only on a change: a command's confirmation repeats the state the node has just
+    // published, and a repeat must cost a read, not a write transaction. This process is the only writer
+    // of device state, so nothing can change between the read and the write.
+    const state: DeviceState = {};
+    const stored = new Map<string, string>();
+    for (const s of this.selectState.all(id)) {
+      if (s.reported === null) continue;
+      stored.set(s.param_id, s.reported);
+      state[s.param_id] = JSON.parse(s.reported) as ParamValue;
+    }
+    const changed: string[] = [];
+    for (const [param, value] of Object.entries(values)) {
+      if (stored.get(param) !== JSON.stringify(value)) changed.push(param);
+    }
+    let stateSeq = this.selectSeq.get(id)?.state_seq ?? 0;
+    if (changed.length === 0) return { changed, state, stateSeq };
+    stateSeq += 1;
+    const write = this.db.transaction(() => {
+      this.bumpSeq.run(nodeSeq ?? null, now, id);
       // reported_at is when the value last changed, not when it was last repeated: a node re-announcing
       // its old state after a reconnect must not look newer than a command issued while it was away.
       for (const param of changed) this.upsertReported.run(id, param, JSON.stringify(values[param]), now, stateSeq);
-      const state: DeviceState = {};
-      for (const s of this.selectState.all(id))
-        if (s.reported !== null) state[s.param_id] = JSON.parse(s.reported) as ParamValue;
-      return { changed, state, stateSeq };
     });
-    return run.immediate();
+    write.immediate();
+    for (const param of changed) state[param] = values[param] as ParamValue;
+    return { changed, state, stateSeq };
   }
 
   /** Records what a command asked for, before it is sent. */

@@ -36,6 +36,11 @@ export class Store {
     return new Store(openDatabase(databasePath(dataDir)));
   }
 
+  /** Runs `fn` in one write transaction: several small writes, one commit. */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
   /** Quick liveness check for /healthz. */
   healthy(): boolean {
     try {

@@ -7,6 +7,7 @@
  * for an informative block. `State` may name the device it belongs to (`<!-- schema: State dev=light -->`);
  * the device is looked up in the document's config examples. Every ```json block must carry a label.
  */
+
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { describe, test } from "node:test";
@@ -33,6 +34,7 @@ import {
   Topics,
 } from "../../src/devices/protocol.ts";
 import { errorHandler } from "../../src/http/errors.ts";
+import { createLogger } from "../../src/log.ts";
 import {
   COMMAND_ERROR_CODES,
   CommandError,
@@ -65,7 +67,12 @@ function httpStatusOf(error: Error): number {
       return res;
     },
   };
-  const handle = errorHandler as unknown as (error: unknown, req: unknown, res: unknown, next: () => void) => void;
+  const handle = errorHandler(createLogger("silent")) as unknown as (
+    error: unknown,
+    req: unknown,
+    res: unknown,
+    next: () => void,
+  ) => void;
   handle(error, {}, res, () => undefined);
   return status;
 }
