@@ -23,6 +23,8 @@ export interface DeviceAvailabilityEvent {
   nodeId: string;
   deviceIds: string[];
   online: boolean;
+  /** On `online`: when the node had gone offline, if known. */
+  offlineSince?: number;
   at: number;
 }
 

@@ -78,8 +78,8 @@ export class CommandService {
   start(): void {
     const { link, bus } = this.options;
     link.onCommandResponse((nodeId, response) => this.onResponse(nodeId, response));
-    bus.on("commands", "device.availability", ({ nodeId, online }) => {
-      if (online) this.replayDesired(nodeId);
+    bus.on("commands", "device.availability", ({ nodeId, online, offlineSince }) => {
+      if (online) this.replayDesired(nodeId, offlineSince);
       else this.failPendingFor(nodeId, new CommandError("offline", "the node went offline before confirming"));
     });
   }
@@ -252,11 +252,11 @@ export class CommandService {
   }
 
   /** Re-sends desired values that still differ from what a returning node reports. */
-  private replayDesired(nodeId: string): void {
+  private replayDesired(nodeId: string, offlineSince: number | undefined): void {
     const { store, log, desiredTtlSeconds } = this.options;
     if (desiredTtlSeconds <= 0) return;
     const since = this.now() - desiredTtlSeconds * 1000;
-    for (const replay of store.devices.desiredToReplay(nodeId, since)) {
+    for (const replay of store.devices.desiredToReplay(nodeId, since, offlineSince)) {
       const device = store.devices.get(replay.deviceId);
       if (!device || !DEVICE_TYPE_SPECS[device.type].replayDesiredOnReconnect) continue;
       log.info({ device: replay.deviceId, params: replay.params }, "re-sending desired state to a returning node");

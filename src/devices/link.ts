@@ -160,8 +160,12 @@ export class DeviceLink {
           `payload of ${message.payload.length} bytes exceeds the ${maxPayloadBytes(parsed.kind)}-byte limit`,
         );
       }
-      // An empty retained payload is how a topic is cleared (node removal); nothing to ingest.
-      if (message.payload.length === 0) return;
+      // An empty retained payload is how a topic is cleared (node removal); nothing to ingest. On the
+      // other topics an empty message is broken firmware, and said so.
+      if (message.payload.length === 0) {
+        if (parsed.kind === "status" || parsed.kind === "config" || parsed.kind === "state") return;
+        throw new RejectedMessage("empty payload");
+      }
       if (!this.options.store.nodes.exists(parsed.nodeId)) {
         this.warnUnknownNode(parsed.nodeId, message.topic);
         // Retained leftovers of a node removed while Hearth was stopped: clear them so nothing
@@ -218,7 +222,8 @@ export class DeviceLink {
     if (before?.online === online) return;
     const deviceIds = store.devices.list({ nodeId }).map((d) => d.id);
     this.options.log.info({ node: nodeId, online }, online ? "node online" : "node offline");
-    bus.emit("device.availability", { nodeId, deviceIds, online, at: now });
+    const offlineSince = online && before?.statusChangedAt != null ? { offlineSince: before.statusChangedAt } : {};
+    bus.emit("device.availability", { nodeId, deviceIds, online, ...offlineSince, at: now });
   }
 
   private ingestConfig(nodeId: string, payload: Buffer): void {

@@ -322,18 +322,21 @@ export class DeviceStore {
   }
 
   /**
-   * Desired values of one node that are newer than the last report of the same param, still differ
-   * from it, and were asked for at or after `since`: what to re-send when the node comes back.
+   * Desired values of one node that still differ from what it reports and were asked for at or after
+   * `since`: what to re-send when the node comes back. A desire counts when it is newer than the last
+   * change of that param, or when it was asked for while the node was away (`offlineSince`): what a
+   * rebooting node re-announces then is its old or default state, not a newer decision.
    */
-  desiredToReplay(nodeId: string, since: number): DesiredReplay[] {
+  desiredToReplay(nodeId: string, since: number, offlineSince?: number): DesiredReplay[] {
     const rows = this.db
-      .prepare<[string, number], StateRow & { dev_id: string }>(
+      .prepare<[string, number, number], StateRow & { dev_id: string }>(
         "SELECT s.device_id, s.param_id, s.reported, s.reported_at, s.desired, s.desired_at, d.dev_id " +
           "FROM device_state s JOIN devices d ON d.id = s.device_id " +
           "WHERE d.node_id = ? AND d.present = 1 AND s.desired IS NOT NULL AND s.desired_at >= ? " +
-          "AND (s.reported IS NULL OR s.reported <> s.desired) AND (s.reported_at IS NULL OR s.desired_at > s.reported_at)",
+          "AND (s.reported IS NULL OR s.reported <> s.desired) " +
+          "AND (s.reported_at IS NULL OR s.desired_at > s.reported_at OR s.desired_at >= ?)",
       )
-      .all(nodeId, since);
+      .all(nodeId, since, offlineSince ?? Number.MAX_SAFE_INTEGER);
     const byDevice = new Map<string, DesiredReplay>();
     for (const row of rows) {
       const entry = byDevice.get(row.device_id) ?? { deviceId: row.device_id, devId: row.dev_id, params: {} };

@@ -4,16 +4,13 @@
  * misbehaving node does, and a TCP proxy that can go silent to imitate an unplugged node.
  */
 import { randomBytes } from "node:crypto";
-import { createConnection, createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { type AddressInfo, createConnection, createServer, type Server, type Socket } from "node:net";
 import mqtt, { type MqttClient } from "mqtt";
 import type { NodeCredentials } from "../../src/devices/node-registry.ts";
 import { SimNode, type SimNodeOptions } from "../../src/sim/index.ts";
 import { eventually, type TestBridge } from "./bridge.ts";
 
 export const PREFIX = "hearth/v1";
-
-/** How long a message that the broker should drop is given to show up anyway. */
-export const DROP_WINDOW_MS = 300;
 
 export interface DeviceView {
   id: string;
@@ -119,7 +116,12 @@ export function waitForDevice(
 }
 
 /** Waits until every device the node declares is listed with the given availability. */
-export function waitForNode(bridge: TestBridge, sim: SimNode, online: boolean, timeoutMs = 3000): Promise<DeviceView[]> {
+export function waitForNode(
+  bridge: TestBridge,
+  sim: SimNode,
+  online: boolean,
+  timeoutMs = 3000,
+): Promise<DeviceView[]> {
   const expected = sim.deviceIds.map((devId) => `${sim.nodeId}.${devId}`).sort();
   return eventually(
     async () => {
@@ -179,6 +181,7 @@ export function logsSince(
   return bridge.logs.lines.slice(from).filter(predicate);
 }
 
+/** pino's numeric level for `warn` in the JSON log lines. */
 export const WARN = 40;
 
 export interface RawCredentials {
@@ -188,7 +191,7 @@ export interface RawCredentials {
 }
 
 /** A plain MQTT 3.1.1 client that never reconnects: what a test uses to act as a (misbehaving) node. */
-export function openRawClient(url: string, credentials: RawCredentials): MqttClient {
+function openRawClient(url: string, credentials: RawCredentials): MqttClient {
   const { clientId, ...login } = credentials;
   return mqtt.connect(url, {
     clientId: clientId ?? credentials.username ?? `anonymous-${randomBytes(3).toString("hex")}`,

@@ -127,6 +127,9 @@ function configFile(port: number, dir: string): string {
   return [
     "per_listener_settings false",
     `listener ${port} 127.0.0.1`,
+    // The client id becomes the authenticated username: a node cannot claim another node's client id and
+    // take over its session (which would fire the victim's will and show it offline).
+    "use_username_as_clientid true",
     "allow_anonymous false",
     `password_file ${join(dir, "passwd")}`,
     `acl_file ${join(dir, "acl")}`,

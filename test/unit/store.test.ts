@@ -200,6 +200,23 @@ describe("shadow", () => {
   });
 });
 
+describe("shadow after an absence", () => {
+  test("a desire asked for while the node was away wins over what the node re-announces on return", () => {
+    const store = storeWithNode();
+    store.devices.recordReported("node-1.light", { on: false, brightness: 50 }, undefined, 1000);
+    // The node goes offline at 2000; the user asks for the light at 3000; the node reboots to its
+    // defaults and re-announces brightness 100 at 4000 before it says `online`.
+    store.devices.recordDesired("node-1.light", { brightness: 30 }, 3000);
+    store.devices.recordReported("node-1.light", { brightness: 100 }, undefined, 4000);
+    assert.deepEqual(store.devices.desiredToReplay("node-1", 0), [], "without knowing about the absence");
+    assert.deepEqual(store.devices.desiredToReplay("node-1", 0, 2000), [
+      { deviceId: "node-1.light", devId: "light", params: { brightness: 30 } },
+    ]);
+    assert.deepEqual(store.devices.desiredToReplay("node-1", 0, 3500), [], "asked for before the node left");
+    store.close();
+  });
+});
+
 describe("command log and tokens", () => {
   test("pending commands of a previous run are marked expired at start", () => {
     const store = storeWithNode();
