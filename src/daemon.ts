@@ -38,7 +38,9 @@ export class Daemon {
     readonly log: Logger,
   ) {
     const topics = new Topics(config.mqtt.topicPrefix);
-    this.store = Store.open(resolve(config.dataDir));
+    this.store = Store.open(resolve(config.dataDir), (error) =>
+      log.error({ err: error }, "a queued database write failed"),
+    );
     const bridgePassword = generateSecret(32);
     this.broker = config.mqtt.url
       ? undefined

@@ -16,6 +16,7 @@ import { isValidNodeId, type Topics } from "./protocol.ts";
 /** A publish larger than this is not a protocol message: the connection is closed. */
 const MAX_PUBLISH_BYTES = 64 * 1024;
 const BAD_CREDENTIALS = 4;
+const CREDENTIAL_RECHECK_MS = 1000;
 const NOT_AUTHORIZED = 5;
 
 export interface BrokerCredentials {
@@ -56,6 +57,7 @@ export class EmbeddedBroker {
   private readonly failures = new FailureLimiter(10, 60_000);
   /** The credential hash each node connected with; a publish after it changed closes the connection. */
   private readonly credentialAtConnect = new WeakMap<Client, string>();
+  private readonly credentialCheckedAt = new WeakMap<Client, number>();
   private address: AddressInfo | undefined;
 
   constructor(private readonly options: EmbeddedBrokerOptions) {}
@@ -173,9 +175,15 @@ export class EmbeddedBroker {
       );
       return new Error("not authorised for this topic");
     }
-    // A node removed, or given a new password, while connected loses its right to publish at once.
-    const current = this.options.nodes.secretHash(client.id);
-    if (!current || current !== this.credentialAtConnect.get(client)) return new Error("node removed or re-keyed");
+    // A node removed, or given a new password, while connected loses its right to publish. Checked at
+    // most once a second per connection: a database read on every publish would double its cost.
+    const now = Date.now();
+    const checkedAt = this.credentialCheckedAt.get(client) ?? 0;
+    if (now - checkedAt >= CREDENTIAL_RECHECK_MS) {
+      const current = this.options.nodes.secretHash(client.id);
+      if (!current || current !== this.credentialAtConnect.get(client)) return new Error("node removed or re-keyed");
+      this.credentialCheckedAt.set(client, now);
+    }
     return null;
   }
 

@@ -115,10 +115,8 @@ export class CommandService {
     };
     // The desire is recorded even for an offline node: when it returns, what still differs is re-sent
     // (except for locks and covers, see DEVICE_TYPE_SPECS.replayDesiredOnReconnect).
-    store.transaction(() => {
-      if (op === "set") store.devices.recordDesired(device.id, command.params, startedAt);
-      store.commands.begin(logEntry);
-    });
+    if (op === "set") store.devices.recordDesired(device.id, command.params, startedAt);
+    store.commands.begin(logEntry);
     if (!device.online) {
       return this.fail(
         commandId,

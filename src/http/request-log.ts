@@ -6,12 +6,14 @@
  */
 import type { RequestHandler } from "express";
 import type { Logger } from "../log.ts";
-import { newId } from "../security/secrets.ts";
 
 export function requestLog(log: Logger): RequestHandler {
+  // Request ids only need to be unique within this process's log: a counter, not random bytes.
+  const prefix = Date.now().toString(36);
+  let counter = 0;
   return (req, res, next) => {
     const started = process.hrtime.bigint();
-    const id = newId();
+    const id = `${prefix}-${(++counter).toString(36)}`;
     res.setHeader("X-Request-Id", id);
     res.on("finish", () => {
       const level = res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "warn" : "info";

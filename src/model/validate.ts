@@ -98,20 +98,21 @@ function checkCustom(declared: ParamSpec, fail: (m: string) => never): ParamSpec
   return declared;
 }
 
+function wrongType(param: ParamSpec, expected: string, value: unknown): never {
+  throw new CommandError("invalid_type", `"${param.id}" must be ${expected}, got ${describe(value)}`, param.id);
+}
+
 /** Checks one value against its param; returns the value to send (numbers of `int` params stay integers). */
 export function checkParamValue(param: ParamSpec, value: unknown): ParamValue {
-  const wrongType = (expected: string): never => {
-    throw new CommandError("invalid_type", `"${param.id}" must be ${expected}, got ${describe(value)}`, param.id);
-  };
   switch (param.type) {
     case "bool":
-      if (typeof value !== "boolean") wrongType("true or false");
+      if (typeof value !== "boolean") wrongType(param, "true or false", value);
       return value as boolean;
     case "int":
     case "float": {
-      if (typeof value !== "number" || !Number.isFinite(value)) wrongType("a number");
+      if (typeof value !== "number" || !Number.isFinite(value)) wrongType(param, "a number", value);
       const n = value as number;
-      if (param.type === "int" && !Number.isInteger(n)) wrongType("a whole number");
+      if (param.type === "int" && !Number.isInteger(n)) wrongType(param, "a whole number", value);
       if ((param.min !== undefined && n < param.min) || (param.max !== undefined && n > param.max)) {
         throw new CommandError(
           "out_of_range",
@@ -122,7 +123,7 @@ export function checkParamValue(param: ParamSpec, value: unknown): ParamValue {
       return n;
     }
     case "enum":
-      if (typeof value !== "string") wrongType(`one of ${param.values?.join(", ")}`);
+      if (typeof value !== "string") wrongType(param, `one of ${param.values?.join(", ")}`, value);
       if (!param.values?.includes(value as string)) {
         throw new CommandError(
           "invalid_value",
@@ -132,7 +133,7 @@ export function checkParamValue(param: ParamSpec, value: unknown): ParamValue {
       }
       return value as string;
     case "string":
-      if (typeof value !== "string") wrongType("a string");
+      if (typeof value !== "string") wrongType(param, "a string", value);
       return value as string;
   }
 }

@@ -6,6 +6,7 @@
 import type { DeviceState } from "../bus.ts";
 import type { ParamValue } from "../model/index.ts";
 import type { Db } from "./database.ts";
+import type { WriteBehind } from "./write-behind.ts";
 
 export type CommandLogStatus = "pending" | "ok" | "accepted" | "error" | "expired";
 
@@ -68,7 +69,10 @@ export class CommandLog {
   private readonly insertStmt;
   private readonly finishStmt;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly writes: WriteBehind,
+  ) {
     this.insertStmt = db.prepare<[string, string, string, string, string, number]>(
       "INSERT INTO command_log (id, device_id, actor, op, params, status, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)",
     );
@@ -86,27 +90,33 @@ export class CommandLog {
     params: Record<string, ParamValue>;
     at: number;
   }): void {
-    this.insertStmt.run(entry.id, entry.deviceId, entry.actor, entry.op, JSON.stringify(entry.params), entry.at);
+    const params = JSON.stringify(entry.params);
+    this.writes.enqueue(() => this.insertStmt.run(entry.id, entry.deviceId, entry.actor, entry.op, params, entry.at));
   }
 
   finish(id: string, outcome: CommandOutcome): void {
-    this.finishStmt.run(
-      outcome.status,
-      outcome.errorCode ?? null,
-      outcome.resultState ? JSON.stringify(outcome.resultState) : null,
-      outcome.attempts,
-      outcome.completedAt,
-      outcome.completedAt,
-      id,
+    const resultState = outcome.resultState ? JSON.stringify(outcome.resultState) : null;
+    this.writes.enqueue(() =>
+      this.finishStmt.run(
+        outcome.status,
+        outcome.errorCode ?? null,
+        resultState,
+        outcome.attempts,
+        outcome.completedAt,
+        outcome.completedAt,
+        id,
+      ),
     );
   }
 
   get(id: string): CommandLogEntry | undefined {
+    this.writes.flush();
     const row = this.db.prepare<[string], Row>("SELECT * FROM command_log WHERE id = ?").get(id);
     return row ? toEntry(row) : undefined;
   }
 
   recent(options: { deviceId?: string; limit?: number } = {}): CommandLogEntry[] {
+    this.writes.flush();
     const limit = Math.min(Math.max(options.limit ?? 50, 1), 1000);
     const rows = options.deviceId
       ? this.db
@@ -122,6 +132,7 @@ export class CommandLog {
 
   /** Called at start: commands left pending by a previous run can no longer be confirmed. */
   expirePending(now: number): number {
+    this.writes.flush();
     return this.db
       .prepare(
         "UPDATE command_log SET status = 'expired', error_code = 'timeout', completed_at = ? WHERE status = 'pending'",

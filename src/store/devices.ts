@@ -6,6 +6,7 @@
 import type { DeviceState } from "../bus.ts";
 import type { AccessMode, DeviceDefinition, DeviceType, ParamSpec, ParamValue, ValueType } from "../model/index.ts";
 import type { Db } from "./database.ts";
+import type { WriteBehind } from "./write-behind.ts";
 
 export interface DeviceRecord {
   /** `<node_id>.<dev_id>`: stable across restarts and firmware versions. */
@@ -56,7 +57,6 @@ interface DeviceRow {
   present: number;
   state_seq: number;
   node_seq: number | null;
-  online: number;
 }
 
 interface ParamRow {
@@ -97,27 +97,46 @@ function paramFromRow(row: ParamRow): ParamSpec {
   };
 }
 
+/** A copy of the state with its params in the order the node declared them, whatever order they came in. */
+function orderedState(record: Omit<DeviceRecord, "online">): DeviceState {
+  const state: DeviceState = {};
+  for (const param of record.definition.params) {
+    const value = record.state[param.id];
+    if (value !== undefined) state[param.id] = value;
+  }
+  return state;
+}
+
 function sameParams(a: readonly ParamSpec[], b: readonly ParamSpec[]): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
 export class DeviceStore {
-  private readonly selectDevices;
+  private readonly selectDeviceIds;
   private readonly selectDevice;
   private readonly selectParams;
   private readonly selectState;
   private readonly upsertReported;
   private readonly upsertDesired;
   private readonly bumpSeq;
-  private readonly selectSeq;
-  /** Declared params per device; they change only with a node's config, so they are read once. */
-  private readonly paramsCache = new Map<string, ParamSpec[]>();
+  /**
+   * Write-through cache of device records (all but `online`, which belongs to the node). This process is
+   * the only writer of the registry and of device state, so the cache cannot go stale; the CLI reads
+   * the database itself.
+   */
+  private readonly cache = new Map<string, Omit<DeviceRecord, "online">>();
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly writes: WriteBehind,
+    /** Whether a node is online, from the node store. */
+    private readonly isNodeOnline: (nodeId: string) => boolean,
+  ) {
     const base =
-      "SELECT d.id, d.node_id, d.dev_id, d.type, d.name, d.room, d.present, d.state_seq, d.node_seq, n.online " +
-      "FROM devices d JOIN nodes n ON n.id = d.node_id";
-    this.selectDevices = db.prepare<[], DeviceRow>(`${base} ORDER BY d.id`);
+      "SELECT d.id, d.node_id, d.dev_id, d.type, d.name, d.room, d.present, d.state_seq, d.node_seq FROM devices d";
+    this.selectDeviceIds = db.prepare<[], { id: string; node_id: string; present: number }>(
+      "SELECT id, node_id, present FROM devices ORDER BY id",
+    );
     this.selectDevice = db.prepare<[string], DeviceRow>(`${base} WHERE d.id = ?`);
     this.selectParams = db.prepare<[string], ParamRow>(
       "SELECT * FROM device_params WHERE device_id = ? ORDER BY position",
@@ -135,14 +154,14 @@ export class DeviceStore {
         "ON CONFLICT (device_id, param_id) DO UPDATE SET desired = excluded.desired, " +
         "desired_at = excluded.desired_at, desired_seq = excluded.desired_seq",
     );
-    this.selectSeq = db.prepare<[string], { state_seq: number }>("SELECT state_seq FROM devices WHERE id = ?");
     this.bumpSeq = db.prepare<[number | null, number, string]>(
       "UPDATE devices SET state_seq = state_seq + 1, node_seq = coalesce(?, node_seq), updated_at = ? WHERE id = ?",
     );
   }
 
-  private hydrate(row: DeviceRow): DeviceRecord {
-    const params = this.params(row.id);
+  private load(row: DeviceRow): Omit<DeviceRecord, "online"> {
+    this.writes.flush();
+    const params = this.selectParams.all(row.id).map(paramFromRow);
     const state: DeviceState = {};
     let reportedAt: number | null = null;
     for (const s of this.selectState.all(row.id)) {
@@ -158,7 +177,6 @@ export class DeviceStore {
       name: row.name,
       room: row.room,
       present: row.present === 1,
-      online: row.online === 1,
       definition: { devId: row.dev_id, type, ...(row.name === null ? {} : { name: row.name }), params },
       state,
       stateSeq: row.state_seq,
@@ -167,28 +185,37 @@ export class DeviceStore {
     };
   }
 
-  private params(id: string): ParamSpec[] {
-    let params = this.paramsCache.get(id);
-    if (!params) {
-      params = this.selectParams.all(id).map(paramFromRow);
-      this.paramsCache.set(id, params);
-    }
-    return params;
+  private cached(id: string): Omit<DeviceRecord, "online"> | undefined {
+    let record = this.cache.get(id);
+    if (record) return record;
+    const row = this.selectDevice.get(id);
+    if (!row) return undefined;
+    record = this.load(row);
+    this.cache.set(id, record);
+    return record;
+  }
+
+  /** Forgets the cached records of one node (its config changed, or it was removed). */
+  forgetNode(nodeId: string): void {
+    for (const [id, record] of this.cache) if (record.nodeId === nodeId) this.cache.delete(id);
   }
 
   get(id: string): DeviceRecord | undefined {
-    const row = this.selectDevice.get(id);
-    return row ? this.hydrate(row) : undefined;
+    const record = this.cached(id);
+    // A copy: callers may keep or change what they get without touching the cache.
+    return record ? { ...record, state: orderedState(record), online: this.isNodeOnline(record.nodeId) } : undefined;
   }
 
   /** Devices the nodes currently declare (pass `includeRemoved` for the history too). */
   list(options: { includeRemoved?: boolean; nodeId?: string } = {}): DeviceRecord[] {
-    return this.selectDevices
-      .all()
-      .filter(
-        (row) => (options.includeRemoved || row.present === 1) && (!options.nodeId || row.node_id === options.nodeId),
-      )
-      .map((row) => this.hydrate(row));
+    const out: DeviceRecord[] = [];
+    for (const row of this.selectDeviceIds.all()) {
+      if (!options.includeRemoved && row.present !== 1) continue;
+      if (options.nodeId && row.node_id !== options.nodeId) continue;
+      const record = this.get(row.id);
+      if (record) out.push(record);
+    }
+    return out;
   }
 
   /**
@@ -197,6 +224,7 @@ export class DeviceStore {
    */
   applyNodeConfig(nodeId: string, definitions: readonly DeviceDefinition[], now: number): RegistryChange {
     const change: RegistryChange = { added: [], removed: [], changed: [] };
+    this.writes.flush();
     const apply = this.db.transaction(() => {
       const existing = new Map(
         this.db
@@ -239,12 +267,12 @@ export class DeviceStore {
         change.removed.push(id);
       }
     });
+    this.forgetNode(nodeId);
     apply.immediate();
     return change;
   }
 
   private writeParams(id: string, params: readonly ParamSpec[]): void {
-    this.paramsCache.delete(id);
     this.db.prepare("DELETE FROM device_params WHERE device_id = ?").run(id);
     const insert = this.db.prepare(
       "INSERT INTO device_params (device_id, param_id, position, value_type, access, min, max, step, unit, enum_values) " +
@@ -283,42 +311,35 @@ export class DeviceStore {
     nodeSeq: number | undefined,
     now: number,
   ): ReportedChange {
-    // Read first, write only on a change: a command's confirmation repeats the state the node has just
-    // published, and a repeat must cost a read, not a write transaction. This process is the only writer
-    // of device state, so nothing can change between the read and the write.
-    const state: DeviceState = {};
-    const stored = new Map<string, string>();
-    for (const s of this.selectState.all(id)) {
-      if (s.reported === null) continue;
-      stored.set(s.param_id, s.reported);
-      state[s.param_id] = JSON.parse(s.reported) as ParamValue;
-    }
+    // Compare with the cached state and write only on a change: a command's confirmation repeats the
+    // state the node has just published, and a repeat must not cost a write transaction.
+    const record = this.cached(id);
+    if (!record) return { changed: [], state: {}, stateSeq: 0 };
     const changed: string[] = [];
-    for (const [param, value] of Object.entries(values)) {
-      if (stored.get(param) !== JSON.stringify(value)) changed.push(param);
-    }
-    let stateSeq = this.selectSeq.get(id)?.state_seq ?? 0;
-    if (changed.length === 0) return { changed, state, stateSeq };
-    stateSeq += 1;
-    const write = this.db.transaction(() => {
+    for (const [param, value] of Object.entries(values)) if (record.state[param] !== value) changed.push(param);
+    if (changed.length === 0) return { changed, state: orderedState(record), stateSeq: record.stateSeq };
+    const stateSeq = record.stateSeq + 1;
+    const encoded = changed.map((param) => [param, JSON.stringify(values[param])] as const);
+    this.writes.enqueue(() => {
       this.bumpSeq.run(nodeSeq ?? null, now, id);
       // reported_at is when the value last changed, not when it was last repeated: a node re-announcing
       // its old state after a reconnect must not look newer than a command issued while it was away.
-      for (const param of changed) this.upsertReported.run(id, param, JSON.stringify(values[param]), now, stateSeq);
+      for (const [param, json] of encoded) this.upsertReported.run(id, param, json, now, stateSeq);
     });
-    write.immediate();
-    for (const param of changed) state[param] = values[param] as ParamValue;
-    return { changed, state, stateSeq };
+    for (const param of changed) record.state[param] = values[param] as ParamValue;
+    record.stateSeq = stateSeq;
+    if (nodeSeq !== undefined) record.nodeSeq = nodeSeq;
+    record.reportedAt = now;
+    return { changed, state: orderedState(record), stateSeq };
   }
 
   /** Records what a command asked for, before it is sent. */
   recordDesired(id: string, values: Record<string, ParamValue>, now: number): void {
-    const run = this.db.transaction(() => {
-      const seq = this.selectDevice.get(id)?.state_seq ?? 0;
-      for (const [param, value] of Object.entries(values))
-        this.upsertDesired.run(id, param, JSON.stringify(value), now, seq);
+    const seq = this.cached(id)?.stateSeq ?? 0;
+    const encoded = Object.entries(values).map(([param, value]) => [param, JSON.stringify(value)] as const);
+    this.writes.enqueue(() => {
+      for (const [param, json] of encoded) this.upsertDesired.run(id, param, json, now, seq);
     });
-    run.immediate();
   }
 
   /**
@@ -328,6 +349,7 @@ export class DeviceStore {
    * rebooting node re-announces then is its old or default state, not a newer decision.
    */
   desiredToReplay(nodeId: string, since: number, offlineSince?: number): DesiredReplay[] {
+    this.writes.flush();
     const rows = this.db
       .prepare<[string, number, number], StateRow & { dev_id: string }>(
         "SELECT s.device_id, s.param_id, s.reported, s.reported_at, s.desired, s.desired_at, d.dev_id " +

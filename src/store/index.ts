@@ -4,6 +4,7 @@ import { CommandLog } from "./command-log.ts";
 import { type Db, openDatabase } from "./database.ts";
 import { DeviceStore } from "./devices.ts";
 import { NodeStore } from "./nodes.ts";
+import { WriteBehind } from "./write-behind.ts";
 
 export * from "./admin-tokens.ts";
 export * from "./command-log.ts";
@@ -25,20 +26,23 @@ export class Store {
   readonly commands: CommandLog;
   readonly adminTokens: AdminTokenStore;
 
-  constructor(readonly db: Db) {
-    this.nodes = new NodeStore(db);
-    this.devices = new DeviceStore(db);
-    this.commands = new CommandLog(db);
+  /** Queued writes of device state and the command log; see write-behind.ts. */
+  readonly writes: WriteBehind;
+
+  constructor(
+    readonly db: Db,
+    onWriteError?: (error: unknown) => void,
+  ) {
+    this.writes = new WriteBehind(db, onWriteError);
+    this.nodes = new NodeStore(db, this.writes);
+    this.devices = new DeviceStore(db, this.writes, (nodeId) => this.nodes.isOnline(nodeId));
+    this.nodes.onRemoved((nodeId) => this.devices.forgetNode(nodeId));
+    this.commands = new CommandLog(db, this.writes);
     this.adminTokens = new AdminTokenStore(db);
   }
 
-  static open(dataDir: string): Store {
-    return new Store(openDatabase(databasePath(dataDir)));
-  }
-
-  /** Runs `fn` in one write transaction: several small writes, one commit. */
-  transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+  static open(dataDir: string, onWriteError?: (error: unknown) => void): Store {
+    return new Store(openDatabase(databasePath(dataDir)), onWriteError);
   }
 
   /** Quick liveness check for /healthz. */
@@ -51,6 +55,8 @@ export class Store {
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    this.writes.flush();
+    this.db.close();
   }
 }

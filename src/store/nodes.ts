@@ -1,5 +1,6 @@
 import type { Db } from "./database.ts";
 import { durably } from "./database.ts";
+import type { WriteBehind } from "./write-behind.ts";
 
 export interface NodeRecord {
   id: string;
@@ -46,8 +47,16 @@ export interface NodeInfo {
   cfgHash?: string | undefined;
 }
 
-/** Registered nodes and their credentials (hashed). A node must be added before it may connect. */
+/**
+ * Registered nodes and their credentials (hashed). A node must be added before it may connect.
+ * Credentials are always read from the database: the CLI may add or re-key a node while the daemon
+ * runs. Online flags and known ids are cached, since only the daemon changes the one and a node id
+ * never comes back to life without a new registration the cache would see as a miss.
+ */
 export class NodeStore {
+  private readonly onlineCache = new Map<string, boolean>();
+  private readonly knownIds = new Set<string>();
+  private readonly removedListeners: Array<(nodeId: string) => void> = [];
   private readonly getStmt;
   private readonly secretStmt;
   private readonly listStmt;
@@ -55,7 +64,10 @@ export class NodeStore {
   private readonly infoStmt;
   private readonly seenStmt;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly writes: WriteBehind,
+  ) {
     this.getStmt = db.prepare<[string], NodeRow>("SELECT * FROM nodes WHERE id = ?");
     this.secretStmt = db.prepare<[string], { secret_hash: string }>("SELECT secret_hash FROM nodes WHERE id = ?");
     this.listStmt = db.prepare<[], NodeRow>("SELECT * FROM nodes ORDER BY id");
@@ -83,7 +95,24 @@ export class NodeStore {
   }
 
   exists(id: string): boolean {
-    return this.secretStmt.get(id) !== undefined;
+    if (this.knownIds.has(id)) return true;
+    const found = this.secretStmt.get(id) !== undefined;
+    if (found) this.knownIds.add(id);
+    return found;
+  }
+
+  isOnline(id: string): boolean {
+    let online = this.onlineCache.get(id);
+    if (online === undefined) {
+      online = this.getStmt.get(id)?.online === 1;
+      this.onlineCache.set(id, online);
+    }
+    return online;
+  }
+
+  /** Called after a node is removed, so caches elsewhere can forget it. */
+  onRemoved(listener: (nodeId: string) => void): void {
+    this.removedListeners.push(listener);
   }
 
   secretHash(id: string): string | undefined {
@@ -101,11 +130,18 @@ export class NodeStore {
 
   /** Removes the node with its devices and state; the command log keeps its history. */
   remove(id: string): boolean {
-    return durably(this.db, () => this.db.prepare("DELETE FROM nodes WHERE id = ?").run(id).changes > 0);
+    // Queued state writes of this node's devices must land before the rows they refer to go.
+    this.writes.flush();
+    const removed = durably(this.db, () => this.db.prepare("DELETE FROM nodes WHERE id = ?").run(id).changes > 0);
+    this.knownIds.delete(id);
+    this.onlineCache.delete(id);
+    for (const listener of this.removedListeners) listener(id);
+    return removed;
   }
 
   setOnline(id: string, online: boolean, now: number): void {
     this.setOnlineStmt.run(online ? 1 : 0, now, now, id);
+    this.onlineCache.set(id, online);
   }
 
   setInfo(id: string, info: NodeInfo, now: number): void {
@@ -120,6 +156,7 @@ export class NodeStore {
   markAllOffline(now: number): string[] {
     const online = this.db.prepare<[], { id: string }>("SELECT id FROM nodes WHERE online = 1").all();
     this.db.prepare("UPDATE nodes SET online = 0, status_changed_at = ? WHERE online = 1").run(now);
+    this.onlineCache.clear();
     return online.map((r) => r.id);
   }
 }
