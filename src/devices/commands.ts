@@ -204,6 +204,9 @@ export class CommandService {
     const status = response.status === "accepted" ? "accepted" : "ok";
     const completedAt = this.now();
     store.commands.finish(commandId, { status, resultState: state, attempts, completedAt });
+    // A confirmed state is committed before anyone is told: once a caller has its answer, a crash
+    // cannot take the state or the log entry back. Everything queued commits together here.
+    store.writes.flush();
     bus.emit("command.result", {
       commandId,
       deviceId: id,
