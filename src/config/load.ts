@@ -74,8 +74,9 @@ function readFileTree(file: string, problems: string[]): Tree {
 function coerceEnv(setting: SettingReference, raw: string, problems: string[]): unknown {
   switch (setting.kind) {
     case "number": {
+      // Plain decimal only: Number() would also take "0x1F90" or "1e3", which nobody means for a port.
       const n = Number(raw.trim());
-      if (raw.trim() === "" || !Number.isFinite(n)) {
+      if (!/^-?\d+(\.\d+)?$/.test(raw.trim()) || !Number.isFinite(n)) {
         problems.push(`${setting.env}: expected a number, got "${raw}"`);
         return undefined;
       }
@@ -156,7 +157,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
       "mqtt.url is set: also set mqtt.username and mqtt.password (HEARTH_MQTT_USERNAME, HEARTH_MQTT_PASSWORD) for the bridge's own broker account",
     );
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  // Notices go with the problems: "HEARTH_MQTT_PASWORD is not a setting" explains "set mqtt.password".
+  if (problems.length > 0) throw new ConfigError([...problems, ...notices.map((notice) => `note: ${notice}`)]);
   const config = (result as { data: Config }).data;
   return { config, notices };
 }

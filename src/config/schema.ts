@@ -39,7 +39,7 @@ export const ConfigSchema = z.strictObject({
   mqtt: z
     .strictObject({
       url: z
-        .url({ protocol: /^(mqtt|mqtts|tcp|tls)$/ })
+        .url({ protocol: /^(mqtt|mqtts|tcp|tls)$/, hostname: /.+/ })
         .optional()
         .describe("Use this external broker (e.g. mosquitto) instead of the embedded one."),
       username: z.string().min(1).optional().describe("Bridge's username on the external broker."),

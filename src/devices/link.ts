@@ -17,6 +17,7 @@ import {
   type CommandResponse,
   CommandResponseSchema,
   EventPayloadSchema,
+  LIMITS,
   maxPayloadBytes,
   NodeConfigSchema,
   type ParsedTopic,
@@ -149,7 +150,7 @@ export class DeviceLink {
 
   private handle(message: IncomingMessage): void {
     const { topics, log } = this.options;
-    const parsed = topics.parse(message.topic);
+    const parsed = Buffer.byteLength(message.topic) <= LIMITS.topicBytes ? topics.parse(message.topic) : null;
     if (!parsed) {
       log.debug({ topic: message.topic }, "ignoring message on an unknown topic");
       return;

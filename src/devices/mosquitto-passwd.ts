@@ -2,7 +2,7 @@
  * Password-file lines for an external mosquitto 2.x broker.
  *
  * When nodes connect to a mosquitto run by the user instead of the embedded broker, each node needs a line in
- * that broker's `password_file`. Hearth hands the line to the operator (or writes it into the file) and never
+ * that broker's `password_file`. Hearth hands the line to the operator and never
  * stores the node's password itself: only the node and the salted hash in the broker's file know it.
  *
  * The format is the one `mosquitto_passwd` 2.x writes:

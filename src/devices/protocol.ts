@@ -18,7 +18,10 @@ export function isValidNodeId(id: string): boolean {
   return NODE_ID_PATTERN.test(id) && !RESERVED_NODE_IDS.has(id);
 }
 
-/** Size limits; larger messages are dropped and logged. Chosen so a node with a 2 KB MQTT buffer fits. */
+/**
+ * Size limits; larger messages are dropped and logged. A node's MQTT buffer must hold its config (up to
+ * 4 KB); every other message fits in 1 KB, so a node with a small buffer only needs a compact config.
+ */
 export const LIMITS = {
   topicBytes: 128,
   configBytes: 4096,

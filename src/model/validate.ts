@@ -61,6 +61,10 @@ function narrowCanonical(canonical: ParamSpec, declared: ParamSpec, fail: (m: st
   const compatible = declared.type === canonical.type || (canonical.type === "float" && declared.type === "int");
   if (!compatible) fail(`param "${declared.id}" must be ${canonical.type}, not ${declared.type}`);
   if (canonical.rw === "r" && declared.rw !== "r") fail(`param "${declared.id}" is read-only by definition`);
+  // Canonical units are the contract every platform mapping relies on: °C stays °C.
+  if (canonical.unit && declared.unit && declared.unit !== canonical.unit) {
+    fail(`param "${declared.id}" is in ${canonical.unit} by definition, not ${declared.unit}`);
+  }
   const min = declared.min ?? canonical.min;
   const max = declared.max ?? canonical.max;
   if (canonical.min !== undefined && min !== undefined && min < canonical.min) {

@@ -233,7 +233,7 @@ describe("environment and overrides", () => {
   });
 
   test("a number variable that is not a number is refused with the variable and the text", () => {
-    for (const raw of ["eighty", "", "  ", "80 80", "Infinity"]) {
+    for (const raw of ["eighty", "", "  ", "80 80", "Infinity", "0x1F90", "1e3"]) {
       const problems = problemsOf({ env: { HEARTH_HTTP_PORT: raw } });
       assert.deepEqual(problems, [`HEARTH_HTTP_PORT: expected a number, got "${raw}"`]);
     }
@@ -286,6 +286,18 @@ describe("environment and overrides", () => {
     assert.equal(notices.length, 2);
     assert.ok(notices.some((n) => n.startsWith("HEARTH_FOO is not a Hearth setting")));
     assert.ok(notices.some((n) => n.startsWith("HEARTH_HTTP_PORTT is not a Hearth setting")));
+  });
+
+  test("a notice about an unknown variable is listed with the problems it may explain", () => {
+    const problems = problemsOf({
+      env: {
+        HEARTH_MQTT_URL: "mqtt://broker.example.net",
+        HEARTH_MQTT_USERNAME: "hearth_bridge",
+        HEARTH_MQTT_PASWORD: "x",
+      },
+    });
+    assert.ok(problems.some((p) => p.startsWith("mqtt.url is set")));
+    assert.ok(problems.some((p) => p.startsWith("note: HEARTH_MQTT_PASWORD is not a Hearth setting")));
   });
 
   test("variables read by the CLI and _FILE variants are not reported as unknown", () => {
@@ -368,6 +380,12 @@ describe("external broker", () => {
 
   test("a broker URL with a scheme other than mqtt, mqtts, tcp or tls is refused", () => {
     const problems = problemsOf({ env: { ...externalBroker, HEARTH_MQTT_URL: "ws://broker.example.net" } });
+    assert.equal(problems.length, 1);
+    assert.match(problems[0] as string, /^mqtt\.url \(HEARTH_MQTT_URL\): /);
+  });
+
+  test("a broker URL without a host is refused", () => {
+    const problems = problemsOf({ env: { ...externalBroker, HEARTH_MQTT_URL: "mqtt:broker" } });
     assert.equal(problems.length, 1);
     assert.match(problems[0] as string, /^mqtt\.url \(HEARTH_MQTT_URL\): /);
   });

@@ -226,6 +226,24 @@ describe("validateCommand ops", () => {
 });
 
 describe("resolveDeclaration", () => {
+  test("a canonical param keeps its canonical unit: a thermostat in °F is refused", () => {
+    assert.throws(
+      () =>
+        resolveDeclaration({
+          id: "hvac",
+          type: "thermostat",
+          params: [{ id: "target_c", type: "float", rw: "rw", unit: "°F" }],
+        }),
+      /"target_c" is in °C by definition, not °F/,
+    );
+    const same = resolveDeclaration({
+      id: "hvac",
+      type: "thermostat",
+      params: [{ id: "target_c", type: "float", rw: "rw", unit: "°C" }],
+    });
+    assert.equal(same.params[0]?.unit, "°C");
+  });
+
   test("accepts the example light of the protocol description and keeps its narrowed ranges", () => {
     const resolved = resolveDeclaration(exampleLight);
     assert.equal(resolved.devId, "light");
