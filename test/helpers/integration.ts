@@ -284,6 +284,11 @@ export class Inbox {
     });
   }
 
+  /** Every message received so far on one topic. */
+  on(topic: string): Received[] {
+    return this.messages.filter((message) => message.topic === topic);
+  }
+
   waitFor(predicate: (message: Received) => boolean, what: string, timeoutMs = 2000): Promise<Received> {
     return new Promise((resolve, reject) => {
       const check = () => {

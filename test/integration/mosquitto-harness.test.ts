@@ -11,6 +11,7 @@ import { after, before, type TestContext, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import mqtt, { type MqttClient } from "mqtt";
 import { mosquittoPasswordLine, mosquittoPasswordLineAsync } from "../../src/devices/mosquitto-passwd.ts";
+import { Inbox, type Received } from "../helpers/integration.ts";
 import { type MosquittoUser, type RunningMosquitto, startMosquitto } from "../helpers/mosquitto.ts";
 
 const PREFIX = "hearth/v1";
@@ -81,49 +82,13 @@ async function refusal(t: TestContext, credentials: Credentials): Promise<number
   return error.code;
 }
 
-interface Received {
-  topic: string;
-  payload: string;
-  retain: boolean;
-}
-
-/** Records every message a client receives and lets a test wait for one. */
-class Inbox {
-  readonly messages: Received[] = [];
-  private readonly listeners = new Set<() => void>();
-
-  constructor(client: MqttClient) {
-    client.on("message", (topic, payload, packet) => {
-      this.messages.push({ topic, payload: payload.toString("utf8"), retain: packet.retain });
-      for (const listener of this.listeners) listener();
-    });
-  }
-
-  on(topic: string): Received[] {
-    return this.messages.filter((message) => message.topic === topic);
-  }
-
-  waitFor(topic: string, payload: string): Promise<Received> {
-    const find = () => this.messages.find((message) => message.topic === topic && message.payload === payload);
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const found = find();
-        if (found === undefined) return;
-        cleanup();
-        resolve(found);
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`no message ${JSON.stringify(payload)} on ${topic} within ${DELIVERY_TIMEOUT_MS} ms`));
-      }, DELIVERY_TIMEOUT_MS);
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.listeners.delete(check);
-      };
-      this.listeners.add(check);
-      check();
-    });
-  }
+/** Waits for one exact message on one topic. */
+function arrival(inbox: Inbox, topic: string, payload: string): Promise<Received> {
+  return inbox.waitFor(
+    (m) => m.topic === topic && m.payload === payload,
+    `${payload} on ${topic}`,
+    DELIVERY_TIMEOUT_MS,
+  );
 }
 
 test("password lines use mosquitto's $7$ PBKDF2-SHA512 format", async () => {
@@ -160,7 +125,7 @@ test("a node publishes in its own subtree and the bridge receives it", async (t)
 
   await node.publishAsync(`${PREFIX}/node-a/status`, '{"online":true}', { qos: 1 });
 
-  const message = await inbox.waitFor(`${PREFIX}/node-a/status`, '{"online":true}');
+  const message = await arrival(inbox, `${PREFIX}/node-a/status`, '{"online":true}');
   assert.equal(message.retain, false);
 });
 
@@ -176,7 +141,7 @@ test("a publish into another node's subtree is dropped", async (t) => {
   await node.publishAsync(`${PREFIX}/node-a/status`, "control", { qos: 1 });
 
   // Messages from one publisher reach a subscriber in order, so the forged one would have arrived first.
-  await inbox.waitFor(`${PREFIX}/node-a/status`, "control");
+  await arrival(inbox, `${PREFIX}/node-a/status`, "control");
   await sleep(Math.max(0, sentAt + DROP_WINDOW_MS - Date.now()));
   assert.deepEqual(inbox.on(`${PREFIX}/node-b/cmd`), []);
 });
@@ -190,7 +155,7 @@ test("a node reads the retained bridge status but not another node's topics", as
     const nodeClient = await connect(t, nodeA);
     const inbox = new Inbox(nodeClient);
     await nodeClient.subscribeAsync(`${PREFIX}/bridge/status`, { qos: 1 });
-    const status = await inbox.waitFor(`${PREFIX}/bridge/status`, '{"online":true}');
+    const status = await arrival(inbox, `${PREFIX}/bridge/status`, '{"online":true}');
     assert.equal(status.retain, true);
 
     // With the file ACL, mosquitto 2.0 grants the subscription and enforces read access per delivered message.
@@ -201,8 +166,8 @@ test("a node reads the retained bridge status but not another node's topics", as
     // The broker routed node-b's message before its PUBACK, so it would be queued ahead of this control.
     await bridge.publishAsync(`${PREFIX}/node-a/cmd`, "control", { qos: 1 });
 
-    await bridgeInbox.waitFor(`${PREFIX}/node-b/state`, "private");
-    await inbox.waitFor(`${PREFIX}/node-a/cmd`, "control");
+    await arrival(bridgeInbox, `${PREFIX}/node-b/state`, "private");
+    await arrival(inbox, `${PREFIX}/node-a/cmd`, "control");
     await sleep(Math.max(0, sentAt + DROP_WINDOW_MS - Date.now()));
     const leaked = inbox.messages.filter((message) => message.topic.startsWith(`${PREFIX}/node-b/`));
     assert.deepEqual(leaked, []);
@@ -223,7 +188,7 @@ test("addUser lets a new user log in without restarting the broker", async (t) =
 
   const client = await connect(t, nodeC);
   await client.publishAsync(`${PREFIX}/node-c/status`, "hello", { qos: 1 });
-  await inbox.waitFor(`${PREFIX}/node-c/status`, "hello");
+  await arrival(inbox, `${PREFIX}/node-c/status`, "hello");
   // The reload kept the session that was open before it.
   assert.equal(bridge.connected, true);
   assert.match(broker.logs(), /Reloading config\./);
