@@ -54,6 +54,12 @@ interface Pending {
   settle: (response: CommandResponse | CommandError) => void;
 }
 
+/**
+ * Seconds added to a command's expiry for the difference between the bridge's and a node's clocks: a
+ * node whose clock runs a little ahead must not refuse a fresh command as expired.
+ */
+const EXPIRY_CLOCK_SKEW_S = 5;
+
 /** What a node's rejection means for the caller. */
 const NODE_STATUS_ERRORS: Partial<Record<CommandStatus, CommandErrorCode>> = {
   unknown_param: "unknown_param",
@@ -134,7 +140,7 @@ export class CommandService {
       op,
       dev: device.devId,
       ...(op === "set" ? { params: command.params } : {}),
-      exp: Math.ceil((startedAt + timeoutMs) / 1000) + 1,
+      exp: Math.ceil((startedAt + timeoutMs) / 1000) + EXPIRY_CLOCK_SKEW_S,
     };
     let attempts = 1;
     const outcome = await new Promise<CommandResponse | CommandError>((resolve) => {

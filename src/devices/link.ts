@@ -88,21 +88,19 @@ export class DeviceLink {
         log.error({ subscriptions, granted }, "the broker refused some of the bridge's subscriptions: check its ACL");
       await connection.publish(topics.bridgeStatus, "online", { qos: 1, retain: true });
     };
+    let wasConnected = true;
     connection.onConnect(() => {
+      wasConnected = true;
       if (this.stopped) return;
       log.info("MQTT link re-established");
       bus.emit("bridge.link", { connected: true, at: this.now() });
       announce().catch((error: Error) => log.error({ err: error.message }, "bridge announce failed"));
     });
-    let wasConnected = true;
     connection.onDisconnect(() => {
       if (this.stopped || !wasConnected) return;
       wasConnected = false;
       log.warn({ url: redactUrl(this.url) }, "MQTT link lost; reconnecting");
       bus.emit("bridge.link", { connected: false, at: this.now() });
-    });
-    connection.onConnect(() => {
-      wasConnected = true;
     });
     connection.onError((error) => log.warn({ err: error.message }, "MQTT link error"));
     await announce();
