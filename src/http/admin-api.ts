@@ -102,6 +102,14 @@ export function adminApi(deps: AdminApiDeps): Router {
   const router = Router();
   router.use(requireAdminToken(store, now));
   router.use(express.json({ limit: config.http.bodyLimitBytes }));
+  // A body the JSON parser skipped (no or another content type) would otherwise read as "no params".
+  router.use((req, _res, next) => {
+    const hasBody = Number(req.get("content-length") ?? 0) > 0 || req.get("transfer-encoding") !== undefined;
+    if (hasBody && !req.is("application/json")) {
+      throw new HttpError(415, "unsupported_media_type", "send the body as JSON with Content-Type: application/json");
+    }
+    next();
+  });
 
   router.get("/devices", (_req, res) => {
     res.json(store.devices.list().map(deviceView));

@@ -197,6 +197,21 @@ for (const kind of BROKER_KINDS) {
       await refused(`/api/v1/devices/${LIGHT}/commands`, '{"params": {"on": tru', 400, "invalid_json");
     });
 
+    test("a body that is not sent as JSON is 415, not mistaken for an empty command", async () => {
+      const received = sim.commandsReceived;
+      const response = await fetch(`${bridge.httpUrl}/api/v1/devices/${LIGHT}/commands`, {
+        method: "POST",
+        // fetch sends a string body as text/plain: the way a script that forgot the header calls the API.
+        headers: { authorization: `Bearer ${bridge.daemon.store.adminTokens.create("raw", Date.now()).token}` },
+        body: JSON.stringify({ params: { on: true } }),
+      });
+      assert.equal(response.status, 415);
+      const body = (await response.json()) as { error: { code: string; message: string } };
+      assert.equal(body.error.code, "unsupported_media_type");
+      assert.match(body.error.message, /Content-Type: application\/json/);
+      assert.equal(sim.commandsReceived, received);
+    });
+
     test("a body over the limit is 413", async () => {
       const padding = "x".repeat(bridge.config.http.bodyLimitBytes + 1);
       await refused(`/api/v1/devices/${LIGHT}/commands`, { params: { on: true }, padding }, 413, "body_too_large");
