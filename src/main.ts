@@ -4,14 +4,17 @@
  */
 import { Command, CommanderError } from "commander";
 import { adminCommand } from "./cli/admin.ts";
+import { clientCommand } from "./cli/client.ts";
 import { CliError } from "./cli/context.ts";
 import { devicesCommand } from "./cli/devices.ts";
 import { nodeCommand } from "./cli/node.ts";
 import { sendCommand } from "./cli/send.ts";
 import { simCommand } from "./cli/sim.ts";
 import { startCommand } from "./cli/start.ts";
+import { userCommand } from "./cli/user.ts";
 import { ConfigError } from "./config/index.ts";
 import { NodeRegistryError } from "./devices/node-registry.ts";
+import { AccountError } from "./oauth/errors.ts";
 import { StoreError } from "./store/index.ts";
 import { VERSION } from "./version.ts";
 
@@ -25,7 +28,9 @@ const program = new Command("hearth")
   .addCommand(devicesCommand())
   .addCommand(sendCommand())
   .addCommand(simCommand())
-  .addCommand(adminCommand());
+  .addCommand(adminCommand())
+  .addCommand(userCommand())
+  .addCommand(clientCommand());
 
 try {
   await program.parseAsync(process.argv);
@@ -39,7 +44,7 @@ try {
   } else if (error instanceof CliError) {
     process.stderr.write(`hearth: ${error.message}\n`);
     process.exitCode = error.exitCode;
-  } else if (error instanceof NodeRegistryError || error instanceof StoreError) {
+  } else if (error instanceof NodeRegistryError || error instanceof AccountError || error instanceof StoreError) {
     process.stderr.write(`hearth: ${error.message}\n`);
     process.exitCode = 1;
   } else {

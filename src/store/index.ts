@@ -4,6 +4,8 @@ import { CommandLog } from "./command-log.ts";
 import { type Db, openDatabase } from "./database.ts";
 import { DeviceStore } from "./devices.ts";
 import { NodeStore } from "./nodes.ts";
+import { OAuthClientStore } from "./oauth-clients.ts";
+import { UserStore } from "./users.ts";
 import { WriteBehind } from "./write-behind.ts";
 
 export * from "./admin-tokens.ts";
@@ -12,6 +14,8 @@ export * from "./database.ts";
 export * from "./devices.ts";
 export { MIGRATIONS, type Migration } from "./migrations/index.ts";
 export * from "./nodes.ts";
+export * from "./oauth-clients.ts";
+export * from "./users.ts";
 
 export const DATABASE_FILE = "hearth.db";
 
@@ -25,6 +29,8 @@ export class Store {
   readonly devices: DeviceStore;
   readonly commands: CommandLog;
   readonly adminTokens: AdminTokenStore;
+  readonly users: UserStore;
+  readonly oauthClients: OAuthClientStore;
 
   /** Queued writes of device state and the command log; see write-behind.ts. */
   readonly writes: WriteBehind;
@@ -39,6 +45,9 @@ export class Store {
     this.nodes.onRemoved((nodeId) => this.devices.forgetNode(nodeId));
     this.commands = new CommandLog(db, this.writes);
     this.adminTokens = new AdminTokenStore(db);
+    // Account linking will revoke tokens through users.onCredentialsChanged and oauthClients.onRemoved.
+    this.users = new UserStore(db);
+    this.oauthClients = new OAuthClientStore(db);
   }
 
   static open(dataDir: string, onWriteError?: (error: unknown) => void): Store {

@@ -13,11 +13,13 @@ import { existsSync, readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import type { Command } from "commander";
 import { adminCommand } from "../../src/cli/admin.ts";
+import { clientCommand } from "../../src/cli/client.ts";
 import { devicesCommand } from "../../src/cli/devices.ts";
 import { nodeCommand } from "../../src/cli/node.ts";
 import { sendCommand } from "../../src/cli/send.ts";
 import { simCommand } from "../../src/cli/sim.ts";
 import { startCommand } from "../../src/cli/start.ts";
+import { userCommand } from "../../src/cli/user.ts";
 import { configReference, type SettingReference } from "../../src/config/index.ts";
 import { BRIDGE_USERNAME } from "../../src/daemon.ts";
 import { NodeRegistryError } from "../../src/devices/node-registry.ts";
@@ -134,7 +136,16 @@ describe("README", () => {
   });
 
   test("every CLI command and option is in the CLI reference", () => {
-    const roots = [startCommand(), nodeCommand(), devicesCommand(), sendCommand(), simCommand(), adminCommand()];
+    const roots = [
+      startCommand(),
+      nodeCommand(),
+      devicesCommand(),
+      sendCommand(),
+      simCommand(),
+      adminCommand(),
+      userCommand(),
+      clientCommand(),
+    ];
     const visit = (command: Command, path: string[]) => {
       const here = [...path, command.name()];
       if (command.commands.length > 0) {

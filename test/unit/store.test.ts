@@ -85,6 +85,48 @@ describe("migrations", () => {
     store.close();
   });
 
+  test("a v1 database with rows migrates to version 2, keeping them and gaining the account tables", () => {
+    const path = freshPath();
+    const v1 = new Database(path);
+    v1.exec(FROZEN_V1);
+    v1.pragma("user_version = 1");
+    v1.prepare("INSERT INTO nodes (id, secret_hash, created_at) VALUES ('porch-1', 'sha256:y', 5)").run();
+    v1.prepare(
+      "INSERT INTO admin_tokens (id, token_hash, label, created_at) VALUES ('t1', 'sha256:z', 'ops', 5)",
+    ).run();
+    v1.close();
+    const db = openDatabase(path, { migrations: MIGRATIONS.slice(0, 2) });
+    assert.equal(db.pragma("user_version", { simple: true }), 2);
+    assert.deepEqual(db.prepare("SELECT id, secret_hash, created_at FROM nodes").all(), [
+      { id: "porch-1", secret_hash: "sha256:y", created_at: 5 },
+    ]);
+    assert.deepEqual(db.prepare("SELECT id, label FROM admin_tokens").all(), [{ id: "t1", label: "ops" }]);
+    const columns = (table: string) =>
+      db
+        .prepare<[], { name: string }>(`SELECT name FROM pragma_table_info('${table}') ORDER BY cid`)
+        .all()
+        .map((c) => c.name);
+    assert.deepEqual(columns("users"), ["id", "name", "password_hash", "created_at", "password_changed_at"]);
+    assert.deepEqual(columns("oauth_clients"), [
+      "id",
+      "platform",
+      "label",
+      "secret_hash",
+      "redirect_uris",
+      "created_at",
+    ]);
+    const strict = db
+      .prepare<[], { name: string; strict: number }>(
+        "SELECT name, strict FROM pragma_table_list WHERE name IN ('users', 'oauth_clients') ORDER BY name",
+      )
+      .all();
+    assert.deepEqual(strict, [
+      { name: "oauth_clients", strict: 1 },
+      { name: "users", strict: 1 },
+    ]);
+    db.close();
+  });
+
   test("a database newer than the code is refused, not downgraded", () => {
     const path = freshPath();
     openDatabase(path).close();
@@ -289,6 +331,98 @@ describe("command log and tokens", () => {
     assert.match(child.stdout, /added/);
     const store = new Store(openDatabase(path));
     assert.equal(store.nodes.exists("survivor"), true);
+    store.close();
+  });
+});
+
+describe("users and OAuth clients", () => {
+  test("user names are unique regardless of case and only the hash is stored", () => {
+    const store = new Store(openDatabase(freshPath()));
+    const anna = store.users.add("Anna", "scrypt$hash-1", 1000);
+    assert.equal(anna?.name, "Anna");
+    assert.equal(store.users.add("anna", "scrypt$hash-2", 2000), undefined, "same name in another case");
+    assert.equal(store.users.get("ANNA")?.id, anna?.id);
+    assert.deepEqual(store.users.credentials("anna"), { id: anna?.id, passwordHash: "scrypt$hash-1" });
+    assert.deepEqual(store.users.list(), [{ id: anna?.id, name: "Anna", createdAt: 1000, passwordChangedAt: 1000 }]);
+    assert.throws(() => store.users.add("no spaces", "h", 1), StoreError);
+    assert.throws(() => store.users.add("x".repeat(65), "h", 1), StoreError);
+    store.close();
+  });
+
+  test("a password change and a removal tell the credentials listeners, inside the change", () => {
+    const store = new Store(openDatabase(freshPath()));
+    const user = store.users.add("bob@example.org", "h1", 1000);
+    const seen: Array<[string, string]> = [];
+    store.users.onCredentialsChanged((userId, change) => seen.push([userId, change]));
+    assert.equal(store.users.setPassword("BOB@example.org", "h2", 2000), true);
+    assert.equal(store.users.get("bob@example.org")?.passwordChangedAt, 2000);
+    assert.equal(store.users.credentials("bob@example.org")?.passwordHash, "h2");
+    assert.equal(store.users.setPassword("nobody", "h3", 3000), false);
+    assert.equal(store.users.remove("bob@example.org"), true);
+    assert.equal(store.users.remove("bob@example.org"), false);
+    assert.deepEqual(seen, [
+      [user?.id, "password_changed"],
+      [user?.id, "removed"],
+    ]);
+    store.close();
+  });
+
+  test("a listener that fails undoes the change it was told about", () => {
+    const store = new Store(openDatabase(freshPath()));
+    store.users.add("carol", "h1", 1000);
+    store.users.onCredentialsChanged(() => {
+      throw new Error("cannot revoke");
+    });
+    assert.throws(() => store.users.setPassword("carol", "h2", 2000), /cannot revoke/);
+    assert.equal(store.users.credentials("carol")?.passwordHash, "h1");
+    assert.throws(() => store.users.remove("carol"), /cannot revoke/);
+    assert.ok(store.users.get("carol"));
+    store.close();
+  });
+
+  test("a rehash replaces only the hash it was computed from and revokes nothing", () => {
+    const store = new Store(openDatabase(freshPath()));
+    const user = store.users.add("dave", "old", 1000);
+    let told = 0;
+    store.users.onCredentialsChanged(() => told++);
+    assert.equal(store.users.rehash(user?.id as string, "old", "stronger"), true);
+    assert.equal(store.users.rehash(user?.id as string, "old", "stale"), false, "changed meanwhile");
+    assert.equal(store.users.credentials("dave")?.passwordHash, "stronger");
+    assert.equal(store.users.get("dave")?.passwordChangedAt, 1000);
+    assert.equal(told, 0);
+    store.close();
+  });
+
+  test("OAuth clients keep a hash of their secret and verify it", () => {
+    const store = new Store(openDatabase(freshPath()));
+    const secret = "s3cr3t-0123456789abcdefghijklmnopqrstuvwxyz";
+    const client = {
+      id: "hearth-google-abc",
+      platform: "google" as const,
+      label: "Google",
+      secretHash: hashSecret(secret),
+      redirectUris: ["https://oauth-redirect.googleusercontent.com/r/my-project"],
+    };
+    assert.equal(store.oauthClients.add(client, 1000), true);
+    assert.equal(store.oauthClients.add(client, 2000), false, "the id is taken");
+    assert.deepEqual(store.oauthClients.get("hearth-google-abc"), {
+      id: "hearth-google-abc",
+      platform: "google",
+      label: "Google",
+      redirectUris: ["https://oauth-redirect.googleusercontent.com/r/my-project"],
+      createdAt: 1000,
+    });
+    assert.equal(store.oauthClients.verifySecret("hearth-google-abc", secret), true);
+    assert.equal(store.oauthClients.verifySecret("hearth-google-abc", `${secret}x`), false);
+    assert.equal(store.oauthClients.verifySecret("hearth-unknown", secret), false);
+    const dump = JSON.stringify(store.db.prepare("SELECT * FROM oauth_clients").all());
+    assert.ok(!dump.includes(secret), "the secret itself is never stored");
+    const removed: string[] = [];
+    store.oauthClients.onRemoved((id) => removed.push(id));
+    assert.equal(store.oauthClients.remove("hearth-google-abc"), true);
+    assert.equal(store.oauthClients.remove("hearth-google-abc"), false);
+    assert.deepEqual(removed, ["hearth-google-abc"]);
+    assert.deepEqual(store.oauthClients.list(), []);
     store.close();
   });
 });

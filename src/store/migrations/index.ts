@@ -1,4 +1,5 @@
 import { initialSchema } from "./001-initial.ts";
+import { accountsSchema } from "./002-accounts.ts";
 
 export interface Migration {
   version: number;
@@ -7,6 +8,9 @@ export interface Migration {
 }
 
 /** Ordered; `version` is the value of `PRAGMA user_version` after the migration ran. */
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: "initial schema", sql: initialSchema }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: "initial schema", sql: initialSchema },
+  { version: 2, name: "users and OAuth clients", sql: accountsSchema },
+];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
