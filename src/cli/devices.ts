@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { deviceView } from "../http/admin-api.ts";
+import { deviceView } from "../http/views.ts";
 import { type CommonOptions, printJson, printTable, withCommonOptions, withStore } from "./context.ts";
 
 export function devicesCommand(): Command {

@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import { addNode, type NodeCredentials } from "../devices/node-registry.ts";
-import { nodeView } from "../http/admin-api.ts";
+import { nodeView } from "../http/views.ts";
 import {
   apiErrorMessage,
   CliError,

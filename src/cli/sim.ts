@@ -2,7 +2,6 @@ import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
 import { addNode, advertisedMqttUrl } from "../devices/node-registry.ts";
 import { DEVICE_TYPES, type DeviceType, isDeviceType } from "../model/index.ts";
-import { SimFleet } from "../sim/index.ts";
 import { CliError, type CommonOptions, cliConfig, openStore, withCommonOptions } from "./context.ts";
 
 interface SimOptions extends CommonOptions {
@@ -93,6 +92,7 @@ export function simCommand(): Command {
       const { config } = cliConfig(options);
       const nodes = await resolveNodes(options, config);
       const url = options.url ?? advertisedMqttUrl(config);
+      const { SimFleet } = await import("../sim/index.ts");
       const fleet = await SimFleet.start({
         url,
         prefix: config.mqtt.topicPrefix,

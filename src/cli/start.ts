@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { Command } from "commander";
-import { Daemon } from "../daemon.ts";
+import type { Daemon } from "../daemon.ts";
 import { createLogger } from "../log.ts";
 import { VERSION } from "../version.ts";
 import { CliError, type CommonOptions, cliConfig, withCommonOptions } from "./context.ts";
@@ -21,6 +21,8 @@ export function startCommand(): Command {
         log.fatal({ err: error }, "uncaught exception; exiting so the supervisor restarts a clean process");
         process.exit(1);
       });
+      // Loaded here, not at the top: the other commands start faster without the daemon's dependencies.
+      const { Daemon } = await import("../daemon.ts");
       const daemon = await Daemon.start(config, log).catch(
         (error: NodeJS.ErrnoException & { address?: string; port?: number }) => {
           if (error.code === "EADDRINUSE") {

@@ -11,8 +11,9 @@ import type { DeviceLink } from "../devices/link.ts";
 import { addNode, NodeRegistryError } from "../devices/node-registry.ts";
 import { DEVICE_OPS } from "../model/index.ts";
 import { FailureLimiter } from "../security/failure-limiter.ts";
-import type { DeviceRecord, NodeRecord, Store } from "../store/index.ts";
+import type { Store } from "../store/index.ts";
 import { HttpError } from "./errors.ts";
+import { deviceView, nodeView } from "./views.ts";
 
 export interface AdminApiDeps {
   config: Config;
@@ -31,36 +32,6 @@ const CommandBody = z.strictObject({
 });
 
 const NodeBody = z.strictObject({ node_id: z.string(), rotate: z.boolean().optional() });
-
-export function deviceView(device: DeviceRecord) {
-  return {
-    id: device.id,
-    node_id: device.nodeId,
-    dev_id: device.devId,
-    type: device.type,
-    name: device.name,
-    room: device.room,
-    online: device.online,
-    state: device.state,
-    state_seq: device.stateSeq,
-    state_changed_at: device.reportedAt === null ? null : new Date(device.reportedAt).toISOString(),
-    params: device.definition.params,
-  };
-}
-
-export function nodeView(node: NodeRecord) {
-  const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
-  return {
-    id: node.id,
-    name: node.name,
-    online: node.online,
-    fw_version: node.fwVersion,
-    hw_model: node.hwModel,
-    status_changed_at: iso(node.statusChangedAt),
-    last_seen_at: iso(node.lastSeenAt),
-    created_at: iso(node.createdAt),
-  };
-}
 
 function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body ?? {});
