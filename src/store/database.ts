@@ -75,8 +75,13 @@ export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): 
   run.immediate();
 }
 
-/** Runs `fn` in a transaction committed with `synchronous=FULL`. */
+/**
+ * Runs `fn` in a transaction committed with `synchronous=FULL`. Nested in another transaction (a
+ * credentials listener revoking tokens inside a password change), it runs as a savepoint and leaves the
+ * pragma alone: the outer transaction commits, and resetting to NORMAL here would make that commit lax.
+ */
 export function durably<T>(db: Db, fn: () => T): T {
+  if (db.inTransaction) return db.transaction(fn)();
   db.pragma("synchronous = FULL");
   try {
     return db.transaction(fn).immediate();

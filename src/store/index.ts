@@ -3,6 +3,7 @@ import { AdminTokenStore } from "./admin-tokens.ts";
 import { CommandLog } from "./command-log.ts";
 import { type Db, openDatabase } from "./database.ts";
 import { DeviceStore } from "./devices.ts";
+import { GrantStore } from "./grants.ts";
 import { NodeStore } from "./nodes.ts";
 import { OAuthClientStore } from "./oauth-clients.ts";
 import { UserStore } from "./users.ts";
@@ -12,6 +13,7 @@ export * from "./admin-tokens.ts";
 export * from "./command-log.ts";
 export * from "./database.ts";
 export * from "./devices.ts";
+export * from "./grants.ts";
 export { MIGRATIONS, type Migration } from "./migrations/index.ts";
 export * from "./nodes.ts";
 export * from "./oauth-clients.ts";
@@ -31,6 +33,7 @@ export class Store {
   readonly adminTokens: AdminTokenStore;
   readonly users: UserStore;
   readonly oauthClients: OAuthClientStore;
+  readonly grants: GrantStore;
 
   /** Queued writes of device state and the command log; see write-behind.ts. */
   readonly writes: WriteBehind;
@@ -45,9 +48,13 @@ export class Store {
     this.nodes.onRemoved((nodeId) => this.devices.forgetNode(nodeId));
     this.commands = new CommandLog(db, this.writes);
     this.adminTokens = new AdminTokenStore(db);
-    // Account linking will revoke tokens through users.onCredentialsChanged and oauthClients.onRemoved.
     this.users = new UserStore(db);
     this.oauthClients = new OAuthClientStore(db);
+    this.grants = new GrantStore(db);
+    // Registered here rather than by the token service, so that a password changed or a user or client
+    // removed through the CLI, which opens only the store, revokes what was issued on it too.
+    this.users.onCredentialsChanged((userId) => this.grants.revokeUser(userId, Date.now()));
+    this.oauthClients.onRemoved((clientId) => this.grants.revokeClient(clientId, Date.now()));
   }
 
   static open(dataDir: string, onWriteError?: (error: unknown) => void): Store {

@@ -127,6 +127,43 @@ describe("migrations", () => {
     db.close();
   });
 
+  test("a v1 database with rows migrates to the latest version, keeping them and gaining the grant tables", () => {
+    const path = freshPath();
+    const v1 = new Database(path);
+    v1.exec(FROZEN_V1);
+    v1.pragma("user_version = 1");
+    v1.prepare("INSERT INTO nodes (id, secret_hash, created_at) VALUES ('attic-1', 'sha256:w', 7)").run();
+    v1.prepare(
+      "INSERT INTO devices (id, node_id, dev_id, type, created_at, updated_at) VALUES ('attic-1.fan', 'attic-1', 'fan', 'fan', 7, 7)",
+    ).run();
+    v1.prepare(
+      "INSERT INTO admin_tokens (id, token_hash, label, created_at) VALUES ('t2', 'sha256:v', 'cli', 7)",
+    ).run();
+    v1.close();
+    const db = openDatabase(path);
+    assert.equal(db.pragma("user_version", { simple: true }), LATEST_SCHEMA_VERSION);
+    assert.ok(LATEST_SCHEMA_VERSION >= 3);
+    assert.deepEqual(db.prepare("SELECT id, secret_hash, created_at FROM nodes").all(), [
+      { id: "attic-1", secret_hash: "sha256:w", created_at: 7 },
+    ]);
+    assert.deepEqual(db.prepare("SELECT id, node_id FROM devices").all(), [{ id: "attic-1.fan", node_id: "attic-1" }]);
+    assert.deepEqual(db.prepare("SELECT id, label FROM admin_tokens").all(), [{ id: "t2", label: "cli" }]);
+    const strict = db
+      .prepare<[], { name: string; strict: number }>(
+        "SELECT name, strict FROM pragma_table_list WHERE name IN ('oauth_grants', 'oauth_codes', 'oauth_tokens', 'account_links') ORDER BY name",
+      )
+      .all();
+    assert.deepEqual(strict, [
+      { name: "account_links", strict: 1 },
+      { name: "oauth_codes", strict: 1 },
+      { name: "oauth_grants", strict: 1 },
+      { name: "oauth_tokens", strict: 1 },
+    ]);
+    const index = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'oauth_tokens_by_grant'");
+    assert.ok(index.get());
+    db.close();
+  });
+
   test("a database newer than the code is refused, not downgraded", () => {
     const path = freshPath();
     openDatabase(path).close();

@@ -1,5 +1,6 @@
 import { initialSchema } from "./001-initial.ts";
 import { accountsSchema } from "./002-accounts.ts";
+import { grantsSchema } from "./003-grants.ts";
 
 export interface Migration {
   version: number;
@@ -11,6 +12,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "initial schema", sql: initialSchema },
   { version: 2, name: "users and OAuth clients", sql: accountsSchema },
+  { version: 3, name: "OAuth grants, codes, tokens and link health", sql: grantsSchema },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
