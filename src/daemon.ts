@@ -11,6 +11,8 @@ import { DeviceLink } from "./devices/link.ts";
 import { Topics } from "./devices/protocol.ts";
 import { createApp, HttpServer } from "./http/app.ts";
 import type { Logger } from "./log.ts";
+import { GrantService } from "./oauth/grants.ts";
+import { passwordHasher } from "./oauth/passwords.ts";
 import { generateSecret } from "./security/secrets.ts";
 import { Store } from "./store/index.ts";
 import { VERSION } from "./version.ts";
@@ -79,6 +81,7 @@ export class Daemon {
       log: log.child({ component: "http" }),
       version: VERSION,
       ...(broker ? { disconnectNode: (id: string) => broker.disconnect(id), embeddedPort: () => broker.port } : {}),
+      oauth: { grants: new GrantService(this.store), hasher: passwordHasher },
       health: {
         database: () => this.store.healthy(),
         mqtt: () => ({ connected: this.link.connected, mode: broker ? "embedded" : "external" }),

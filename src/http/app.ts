@@ -9,6 +9,11 @@ import type { AddressInfo } from "node:net";
 import express, { type Express } from "express";
 import helmet from "helmet";
 import type { Logger } from "../log.ts";
+import { authorizeRouter } from "../oauth/authorize.ts";
+import type { GrantService } from "../oauth/grants.ts";
+import { LoginThrottle } from "../oauth/login-throttle.ts";
+import type { PasswordHasher } from "../oauth/passwords.ts";
+import { tokenRouter } from "../oauth/token.ts";
 import { type AdminApiDeps, adminApi } from "./admin-api.ts";
 import { errorHandler, notFound } from "./errors.ts";
 import { requestLog } from "./request-log.ts";
@@ -22,6 +27,8 @@ export interface AppDeps extends AdminApiDeps {
   log: Logger;
   health: HealthSource;
   version: string;
+  /** Account linking: the grant service and the password hasher of the login page. */
+  oauth: { grants: GrantService; hasher: PasswordHasher };
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -43,6 +50,18 @@ export function createApp(deps: AppDeps): Express {
     });
   });
 
+  // Account linking: login and consent pages, token and revocation endpoints. Failed logins and failed
+  // client authentications are throttled separately, so a login flood cannot slow Alexa's token refresh.
+  app.use(
+    authorizeRouter({
+      config: deps.config,
+      store: deps.store,
+      codes: deps.oauth.grants,
+      hasher: deps.oauth.hasher,
+      throttle: new LoginThrottle(),
+    }),
+  );
+  app.use(tokenRouter({ store: deps.store, grants: deps.oauth.grants, throttle: new LoginThrottle(), log: deps.log }));
   app.use("/api/v1", adminApi(deps));
   app.use(notFound);
   app.use(errorHandler(deps.log));
