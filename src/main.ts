@@ -7,6 +7,7 @@ import { adminCommand } from "./cli/admin.ts";
 import { clientCommand } from "./cli/client.ts";
 import { CliError } from "./cli/context.ts";
 import { devicesCommand } from "./cli/devices.ts";
+import { linksCommand } from "./cli/links.ts";
 import { nodeCommand } from "./cli/node.ts";
 import { sendCommand } from "./cli/send.ts";
 import { simCommand } from "./cli/sim.ts";
@@ -28,6 +29,7 @@ const program = new Command("hearth")
   .addCommand(devicesCommand())
   .addCommand(sendCommand())
   .addCommand(simCommand())
+  .addCommand(linksCommand())
   .addCommand(adminCommand())
   .addCommand(userCommand())
   .addCommand(clientCommand());

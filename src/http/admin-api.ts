@@ -13,7 +13,7 @@ import { DEVICE_OPS } from "../model/index.ts";
 import { FailureLimiter } from "../security/failure-limiter.ts";
 import type { Store } from "../store/index.ts";
 import { HttpError } from "./errors.ts";
-import { deviceView, nodeView } from "./views.ts";
+import { deviceView, linkView, nodeView } from "./views.ts";
 
 export interface AdminApiDeps {
   config: Config;
@@ -133,6 +133,10 @@ export function adminApi(deps: AdminApiDeps): Router {
     deps.disconnectNode?.(nodeId);
     await link.clearRetained(nodeId, devIds);
     res.status(204).end();
+  });
+
+  router.get("/links", (_req, res) => {
+    res.json(store.grants.links().map(linkView));
   });
 
   router.get("/commands", (req, res) => {

@@ -2,7 +2,7 @@
  * The JSON shapes of devices and nodes, shared by the admin API and the CLI's `--json` output. Kept apart
  * from the routes so that the CLI can print them without loading the HTTP stack.
  */
-import type { DeviceRecord, NodeRecord } from "../store/index.ts";
+import type { DeviceRecord, LinkRecord, NodeRecord } from "../store/index.ts";
 
 export function deviceView(device: DeviceRecord) {
   return {
@@ -31,5 +31,21 @@ export function nodeView(node: NodeRecord) {
     status_changed_at: iso(node.statusChangedAt),
     last_seen_at: iso(node.lastSeenAt),
     created_at: iso(node.createdAt),
+  };
+}
+
+/** Link health of one user with one platform (`hearth links`, `GET /api/v1/links`). */
+export function linkView(link: LinkRecord) {
+  const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+  return {
+    user: link.userName,
+    platform: link.platform,
+    active: link.active,
+    linked_at: iso(link.linkedAt),
+    last_token_at: iso(link.lastTokenAt),
+    last_refresh_at: iso(link.lastRefreshAt),
+    last_request_at: iso(link.lastRequestAt),
+    last_error: link.lastError,
+    last_error_at: iso(link.lastErrorAt),
   };
 }

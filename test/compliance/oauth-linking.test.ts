@@ -358,6 +358,20 @@ describe("account linking (OAuth 2.0 authorization code grant)", () => {
     assert.equal(later.status, 200, "after the wait the right password still works");
   });
 
+  test("link health shows each user's link per platform (GET /api/v1/links)", async () => {
+    const links = await bridge.api("GET", "/api/v1/links");
+    assert.equal(links.status, 200);
+    const byPlatform = new Map((links.body as Array<Record<string, unknown>>).map((l) => [l.platform, l]));
+    const alexaLink = byPlatform.get("alexa");
+    assert.equal(alexaLink?.user, "alice");
+    assert.equal(typeof alexaLink?.linked_at, "string");
+    assert.equal(typeof alexaLink?.last_token_at, "string");
+    assert.equal(alexaLink?.active, true, "the first Alexa link is still valid");
+    assert.equal(byPlatform.get("google")?.user, "alice");
+    const unauthenticated = await bridge.api("GET", "/api/v1/links", undefined, "wrong");
+    assert.equal(unauthenticated.status, 401);
+  });
+
   test("logs never contain an issued code, token, secret or password (row 22)", () => {
     const text = bridge.logs.text();
     for (const secret of [alexa.secret, google.secret, PASSWORD])
