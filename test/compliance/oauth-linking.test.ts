@@ -380,3 +380,28 @@ describe("account linking (OAuth 2.0 authorization code grant)", () => {
     assert.doesNotMatch(text, /access_token|refresh_token"\s*:\s*"[A-Za-z0-9_-]{20,}/);
   });
 });
+
+describe("account linking served over HTTPS", () => {
+  let bridge: TestBridge;
+  let alexa: { id: string; redirect: string };
+
+  before(async () => {
+    bridge = await TestBridge.start("embedded", { settings: { publicUrl: "https://hearth.example.net" } });
+    const { client } = addClient(bridge.daemon.store, { platform: "alexa", vendorId: "M2X3ABCDEF12" });
+    alexa = { id: client.id, redirect: client.redirectUris[0] as string };
+  });
+  after(() => bridge.stop());
+
+  test("the sign-in cookie is __Host-, Secure, HttpOnly and SameSite (ASVS 3.3.1–3.3.4, row 19)", async () => {
+    const query = new URLSearchParams({ client_id: alexa.id, redirect_uri: alexa.redirect, response_type: "code" });
+    const response = await fetch(`${bridge.httpUrl}/oauth/authorize?${query}`);
+    assert.equal(response.status, 200);
+    const cookie = response.headers.get("set-cookie") ?? "";
+    assert.match(cookie, /^__Host-hearth_authz=/);
+    assert.match(cookie, /; Secure/i);
+    assert.match(cookie, /; HttpOnly/i);
+    assert.match(cookie, /; SameSite=Lax/i);
+    assert.match(cookie, /; Path=\//);
+    assert.doesNotMatch(cookie, /Domain=/i, "a __Host- cookie has no Domain");
+  });
+});
