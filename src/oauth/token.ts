@@ -1,8 +1,8 @@
 /**
  * `POST /oauth/token` (RFC 6749 §4.1.3, §6) and `POST /oauth/revoke` (RFC 7009). The client authenticates
  * with HTTP Basic (Alexa's default) or with `client_id`/`client_secret` in the body (Google, and Alexa's
- * other scheme) — never both at once (§2.3). Failed client authentication is throttled per client and
- * address before any secret is compared, and secrets are compared in constant time (stored as hashes).
+ * other scheme) — never both at once (§2.3). Failed client authentication is throttled per address before
+ * any secret is compared, and secrets are compared in constant time (stored as hashes).
  * Every answer carries `Cache-Control: no-store` (§5.1) and errors are the §5.2 JSON.
  */
 import express, { type NextFunction, type Request, type Response, Router } from "express";
@@ -87,7 +87,10 @@ export function tokenRouter(deps: TokenDeps): Router {
       if (!basic) res.setHeader("WWW-Authenticate", 'Basic realm="hearth"');
       throw new OAuthError("invalid_client", "client authentication is required");
     }
-    const keys = [`ip:${req.ip ?? "unknown"}`, `client:${credentials.id}`];
+    // Per address only: a client id is public (it is in every sign-in URL), and counting failures per client
+    // would let anyone slow Amazon's or Google's own token requests. A 256-bit secret needs no per-client
+    // guessing limit.
+    const keys = [`ip:${req.ip ?? "unknown"}`];
     if (throttle.waitMs(keys) > 0) {
       throw new OAuthError("invalid_client", "too many failed client authentications; try again later");
     }

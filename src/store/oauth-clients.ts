@@ -85,8 +85,8 @@ export class OAuthClientStore {
   }
 
   /**
-   * Called when a client is removed, inside the removing transaction: the tokens issued to it will be
-   * revoked here once account linking issues tokens. A listener that throws undoes the removal.
+   * Called when a client is removed, inside the removing transaction: the grants and tokens issued to it
+   * are revoked there. A listener that throws undoes the removal.
    */
   onRemoved(listener: (clientId: string) => void): void {
     this.removedListeners.push(listener);

@@ -15,6 +15,7 @@ import type { Command } from "commander";
 import { adminCommand } from "../../src/cli/admin.ts";
 import { clientCommand } from "../../src/cli/client.ts";
 import { devicesCommand } from "../../src/cli/devices.ts";
+import { linksCommand } from "../../src/cli/links.ts";
 import { nodeCommand } from "../../src/cli/node.ts";
 import { sendCommand } from "../../src/cli/send.ts";
 import { simCommand } from "../../src/cli/sim.ts";
@@ -145,6 +146,7 @@ describe("README", () => {
       adminCommand(),
       userCommand(),
       clientCommand(),
+      linksCommand(),
     ];
     const visit = (command: Command, path: string[]) => {
       const here = [...path, command.name()];
