@@ -10,6 +10,7 @@ interface AddOptions extends CommonOptions {
   projectId?: string;
   redirectUri?: string[];
   label?: string;
+  requirePkce?: boolean;
   json?: boolean;
 }
 
@@ -27,10 +28,10 @@ function clientRequest(platform: OAuthPlatform, options: AddOptions): ClientRequ
   for (const [option, present] of Object.entries(given)) {
     if (present && option !== needed) throw new CliError(`${option} is not for ${platform} clients`);
   }
-  const label = options.label;
-  if (platform === "alexa") return { platform, vendorId: options.vendorId as string, label };
-  if (platform === "google") return { platform, projectId: options.projectId as string, label };
-  return { platform, redirectUris: options.redirectUri as string[], label };
+  const common = { label: options.label, requirePkce: options.requirePkce ?? false };
+  if (platform === "alexa") return { platform, vendorId: options.vendorId as string, ...common };
+  if (platform === "google") return { platform, projectId: options.projectId as string, ...common };
+  return { platform, redirectUris: options.redirectUri as string[], ...common };
 }
 
 export function clientView(client: OAuthClientRecord) {
@@ -39,6 +40,7 @@ export function clientView(client: OAuthClientRecord) {
     platform: client.platform,
     label: client.label,
     redirect_uris: client.redirectUris,
+    pkce: client.pkce,
     created_at: new Date(client.createdAt).toISOString(),
   };
 }
@@ -53,6 +55,10 @@ export function clientCommand(): Command {
     .option("--project-id <id>", "google: the id of your Google project")
     .option("--redirect-uri <uri...>", "custom: the client's redirect URIs (https://, or http://localhost)")
     .option("--label <label>", "a name for the client in lists")
+    .option(
+      "--require-pkce",
+      "refuse authorization requests without a PKCE S256 challenge (enable PKCE in the console first)",
+    )
     .option("--json", "print one JSON object")
     .action((platform: OAuthPlatform, options: AddOptions) => {
       return withStore(options, async (store, config) => {

@@ -77,7 +77,7 @@ export function removeUser(store: Store, name: string): void {
   if (!store.users.remove(name)) throw unknownUser(name);
 }
 
-export type ClientRequest = { label?: string | undefined } & (
+export type ClientRequest = { label?: string | undefined; requirePkce?: boolean | undefined } & (
   | { platform: "alexa"; vendorId: string }
   | { platform: "google"; projectId: string }
   | { platform: "custom"; redirectUris: readonly string[] }
@@ -140,11 +140,12 @@ export function addClient(store: Store, request: ClientRequest, now = Date.now()
   const secret = generateSecret(32);
   for (let attempt = 0; attempt < 5; attempt++) {
     const id = newClientId(request.platform);
+    const pkce = request.requirePkce ? "required" : "optional";
     const added = store.oauthClients.add(
-      { id, platform: request.platform, label, secretHash: hashSecret(secret), redirectUris },
+      { id, platform: request.platform, label, secretHash: hashSecret(secret), redirectUris, pkce },
       now,
     );
-    if (added) return { client: { id, platform: request.platform, label, redirectUris, createdAt: now }, secret };
+    if (added) return { client: { id, platform: request.platform, label, redirectUris, pkce, createdAt: now }, secret };
   }
   // 36^10 ids: five collisions in a row mean the random source is broken.
   throw new Error("could not find a free client id");

@@ -161,6 +161,9 @@ export function authorizeRouter(deps: AuthorizeDeps): Router {
     if (codeChallenge === undefined && codeChallengeMethod !== undefined) {
       return back("invalid_request", "code_challenge_method without code_challenge");
     }
+    if (codeChallenge === undefined && client.pkce === "required") {
+      return back("invalid_request", "this client must use PKCE: send code_challenge with code_challenge_method=S256");
+    }
     const authorization: PendingAuthorization = {
       id: random(),
       csrf: random(),

@@ -13,8 +13,12 @@ export interface OAuthClientRecord {
   label: string;
   /** Compared by exact string match at the authorization and token endpoints. */
   redirectUris: string[];
+  /** `required`: an authorization request without a PKCE S256 challenge is refused. */
+  pkce: PkcePolicy;
   createdAt: number;
 }
+
+export type PkcePolicy = "required" | "optional";
 
 export interface NewOAuthClient {
   id: string;
@@ -23,6 +27,7 @@ export interface NewOAuthClient {
   /** `hashSecret(client_secret)`: the secret itself is shown once and never stored. */
   secretHash: string;
   redirectUris: string[];
+  pkce?: PkcePolicy;
 }
 
 interface ClientRow {
@@ -31,6 +36,7 @@ interface ClientRow {
   label: string;
   secret_hash: string;
   redirect_uris: string;
+  pkce: string;
   created_at: number;
 }
 
@@ -40,6 +46,7 @@ function toRecord(row: ClientRow): OAuthClientRecord {
     platform: row.platform as OAuthPlatform,
     label: row.label,
     redirectUris: JSON.parse(row.redirect_uris) as string[],
+    pkce: row.pkce === "required" ? "required" : "optional",
     createdAt: row.created_at,
   };
 }
@@ -62,9 +69,18 @@ export class OAuthClientStore {
       if (this.getStmt.get(client.id)) return false;
       this.db
         .prepare(
-          "INSERT INTO oauth_clients (id, platform, label, secret_hash, redirect_uris, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+          "INSERT INTO oauth_clients (id, platform, label, secret_hash, redirect_uris, pkce, created_at) " +
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
-        .run(client.id, client.platform, client.label, client.secretHash, JSON.stringify(client.redirectUris), now);
+        .run(
+          client.id,
+          client.platform,
+          client.label,
+          client.secretHash,
+          JSON.stringify(client.redirectUris),
+          client.pkce ?? "optional",
+          now,
+        );
       return true;
     });
   }

@@ -229,6 +229,40 @@ describe("account linking (OAuth 2.0 authorization code grant)", () => {
     assert.equal(ropc.body?.error, "unsupported_grant_type");
   });
 
+  test("PKCE S256 binds the code; a client registered with --require-pkce must send a challenge (rows 6, 7)", async () => {
+    const { createHash, randomBytes } = await import("node:crypto");
+    const strict = addClient(bridge.daemon.store, { platform: "alexa", vendorId: "PKCEVENDOR01", requirePkce: true });
+    const client = { id: strict.client.id, secret: strict.secret, redirect: strict.client.redirectUris[0] as string };
+    const without = await start({
+      client_id: client.id,
+      redirect_uri: client.redirect,
+      response_type: "code",
+      state: "p",
+    });
+    assert.equal(without.status, 303);
+    assert.equal(new URL(without.location as string).searchParams.get("error"), "invalid_request");
+    const plain = await start({
+      client_id: client.id,
+      redirect_uri: client.redirect,
+      response_type: "code",
+      code_challenge: "abc",
+      code_challenge_method: "plain",
+    });
+    assert.equal(new URL(plain.location as string).searchParams.get("error"), "invalid_request", "plain is refused");
+
+    const verifier = randomBytes(32).toString("base64url");
+    const challenge = createHash("sha256").update(verifier).digest("base64url");
+    const done = await link(client, { code_challenge: challenge, code_challenge_method: "S256" });
+    const code = new URL(done.location as string).searchParams.get("code") as string;
+    const exchange = { grant_type: "authorization_code", code, redirect_uri: client.redirect };
+    const noVerifier = await token(exchange, client);
+    assert.equal(noVerifier.body?.error, "invalid_grant");
+    const wrongVerifier = await token({ ...exchange, code_verifier: randomBytes(32).toString("base64url") }, client);
+    assert.equal(wrongVerifier.body?.error, "invalid_grant");
+    const good = await token({ ...exchange, code_verifier: verifier }, client);
+    assert.equal(good.status, 200, JSON.stringify(good.body));
+  });
+
   test("the client's state comes back byte for byte (row 19)", async () => {
     const state = "a+b/c=d é 🔥 %20&x=y";
     const done = await link(alexa, { state });

@@ -113,6 +113,7 @@ describe("migrations", () => {
       "label",
       "secret_hash",
       "redirect_uris",
+      "pkce",
       "created_at",
     ]);
     const strict = db
@@ -447,6 +448,7 @@ describe("users and OAuth clients", () => {
       platform: "google",
       label: "Google",
       redirectUris: ["https://oauth-redirect.googleusercontent.com/r/my-project"],
+      pkce: "optional",
       createdAt: 1000,
     });
     assert.equal(store.oauthClients.verifySecret("hearth-google-abc", secret), true);

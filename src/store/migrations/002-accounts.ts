@@ -19,6 +19,7 @@ CREATE TABLE oauth_clients (
   label         TEXT NOT NULL,
   secret_hash   TEXT NOT NULL,
   redirect_uris TEXT NOT NULL,
+  pkce          TEXT NOT NULL DEFAULT 'optional',
   created_at    INTEGER NOT NULL
 ) STRICT;
 `;
