@@ -135,8 +135,9 @@ export function tokenRouter(deps: TokenDeps): Router {
     const token = single(((req.body ?? {}) as Record<string, unknown>).token);
     if (!token) throw new OAuthError("invalid_request", "token is required");
     await grants.revoke({ clientId, token });
-    // RFC 7009 §2.2: 200 whether or not the token was known.
-    res.status(200).end();
+    // RFC 7009 §2.2: 200 whether or not the token was known. The body is ignored by the spec, but clients
+    // that parse every answer as JSON (simple-oauth2 does) need one.
+    res.status(200).json({});
   });
 
   // §5.2 JSON for every failure on these routes; a database failure is a server_error, never invalid_grant.
