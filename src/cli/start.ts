@@ -77,6 +77,8 @@ function printBanner(daemon: Daemon): void {
     "  npx hearth devices                      list devices with their state and online flag",
     "  npx hearth send sim-1.light on=true     send a command and print the confirmed state",
     "  npx hearth admin token                  create a token for the admin API",
+    "  npx hearth user add alice               a user who links Alexa or Google (docs/account-linking.md)",
+    "  npx hearth client add alexa --vendor-id <id>   or: client add google --project-id <id>",
     "",
   ];
   process.stderr.write(`${lines.join("\n")}\n`);
