@@ -4,6 +4,11 @@
  */
 import type { DeviceRecord, LinkRecord, NodeRecord } from "../store/index.ts";
 
+/** A stored time (ms since the epoch) as ISO 8601, or null. */
+function iso(time: number | null): string | null {
+  return time === null ? null : new Date(time).toISOString();
+}
+
 export function deviceView(device: DeviceRecord) {
   return {
     id: device.id,
@@ -15,13 +20,12 @@ export function deviceView(device: DeviceRecord) {
     online: device.online,
     state: device.state,
     state_seq: device.stateSeq,
-    state_changed_at: device.reportedAt === null ? null : new Date(device.reportedAt).toISOString(),
+    state_changed_at: iso(device.reportedAt),
     params: device.definition.params,
   };
 }
 
 export function nodeView(node: NodeRecord) {
-  const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
   return {
     id: node.id,
     name: node.name,
@@ -36,7 +40,6 @@ export function nodeView(node: NodeRecord) {
 
 /** Link health of one user with one platform (`hearth links`, `GET /api/v1/links`). */
 export function linkView(link: LinkRecord) {
-  const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
   return {
     user: link.userName,
     platform: link.platform,
