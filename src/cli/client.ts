@@ -3,7 +3,7 @@ import type { Config } from "../config/index.ts";
 import { addClient, type ClientRequest, type NewClient, removeClient } from "../oauth/accounts.ts";
 import { oauthEndpoints } from "../oauth/endpoints.ts";
 import { OAUTH_PLATFORMS, type OAuthClientRecord, type OAuthPlatform } from "../store/index.ts";
-import { CliError, type CommonOptions, printJson, printTable, withCommonOptions, withStore } from "./context.ts";
+import { CliError, type CommonOptions, listCommand, printJson, withCommonOptions, withStore } from "./context.ts";
 
 interface AddOptions extends CommonOptions {
   vendorId?: string;
@@ -74,24 +74,18 @@ export function clientCommand(): Command {
       });
     });
 
-  withCommonOptions(client.command("list"))
-    .description("list OAuth clients (secrets are never shown)")
-    .option("--json", "print JSON")
-    .action((options: CommonOptions & { json?: boolean }) => {
-      return withStore(options, async (store) => {
-        const clients = store.oauthClients.list().map(clientView);
-        if (options.json) return printJson(clients);
-        if (clients.length === 0) {
-          return void process.stdout.write(
-            "No OAuth clients yet: add one with `hearth client add alexa --vendor-id <id>` or `hearth client add google --project-id <id>`.\n",
-          );
-        }
-        printTable(
-          ["CLIENT ID", "PLATFORM", "LABEL", "REDIRECT URIS", "CREATED"],
-          clients.map((c) => [c.client_id, c.platform, c.label, c.redirect_uris.length, c.created_at]),
-        );
-      });
-    });
+  listCommand(client.command("list").description("list OAuth clients (secrets are never shown)"), {
+    rows: (store) => store.oauthClients.list().map(clientView),
+    empty:
+      "No OAuth clients yet: add one with `hearth client add alexa --vendor-id <id>` or `hearth client add google --project-id <id>`.",
+    columns: [
+      ["CLIENT ID", (c) => c.client_id],
+      ["PLATFORM", (c) => c.platform],
+      ["LABEL", (c) => c.label],
+      ["REDIRECT URIS", (c) => c.redirect_uris.length],
+      ["CREATED", (c) => c.created_at],
+    ],
+  });
 
   withCommonOptions(client.command("remove <client-id>"))
     .description("remove an OAuth client; it can no longer link accounts")

@@ -58,6 +58,31 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+export interface ListSpec<T> {
+  /** The rows, as the same objects `--json` prints. */
+  rows: (store: Store) => T[];
+  /** What to say when there is nothing to list (and how to add something). */
+  empty: string;
+  columns: ReadonlyArray<readonly [header: string, cell: (row: T) => unknown]>;
+}
+
+/** The behaviour every list command shares: `--json`, a hint when empty, otherwise a table. */
+export function listCommand<T>(command: Command, spec: ListSpec<T>): Command {
+  return withCommonOptions(command)
+    .option("--json", "print JSON")
+    .action((options: CommonOptions & { json?: boolean }) =>
+      withStore(options, async (store) => {
+        const rows = spec.rows(store);
+        if (options.json) return printJson(rows);
+        if (rows.length === 0) return void process.stdout.write(`${spec.empty}\n`);
+        printTable(
+          spec.columns.map(([header]) => header),
+          rows.map((row) => spec.columns.map(([, cell]) => cell(row))),
+        );
+      }),
+    );
+}
+
 /** Prints rows as an aligned text table; cells are converted with String(). */
 export function printTable(headers: string[], rows: unknown[][]): void {
   const cells = [

@@ -6,8 +6,8 @@ import {
   CliError,
   type CommonOptions,
   callDaemon,
+  listCommand,
   printJson,
-  printTable,
   withCommonOptions,
   withStore,
 } from "./context.ts";
@@ -27,21 +27,17 @@ export function nodeCommand(): Command {
       });
     });
 
-  withCommonOptions(node.command("list"))
-    .description("list registered nodes")
-    .option("--json", "print JSON")
-    .action((options: CommonOptions & { json?: boolean }) => {
-      return withStore(options, async (store) => {
-        const nodes = store.nodes.list().map(nodeView);
-        if (options.json) return printJson(nodes);
-        if (nodes.length === 0)
-          return void process.stdout.write("No nodes yet: add one with `hearth node add <node-id>`.\n");
-        printTable(
-          ["NODE", "ONLINE", "NAME", "FIRMWARE", "LAST SEEN"],
-          nodes.map((n) => [n.id, n.online ? "yes" : "no", n.name, n.fw_version, n.last_seen_at]),
-        );
-      });
-    });
+  listCommand(node.command("list").description("list registered nodes"), {
+    rows: (store) => store.nodes.list().map(nodeView),
+    empty: "No nodes yet: add one with `hearth node add <node-id>`.",
+    columns: [
+      ["NODE", (n) => n.id],
+      ["ONLINE", (n) => (n.online ? "yes" : "no")],
+      ["NAME", (n) => n.name],
+      ["FIRMWARE", (n) => n.fw_version],
+      ["LAST SEEN", (n) => n.last_seen_at],
+    ],
+  });
 
   withCommonOptions(node.command("remove <node-id>"))
     .description("remove a node, its devices and its credentials")

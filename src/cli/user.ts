@@ -2,7 +2,7 @@ import { Command } from "commander";
 import { addUser, changePassword, checkNewUserName, removeUser } from "../oauth/accounts.ts";
 import { AccountError } from "../oauth/errors.ts";
 import type { UserRecord } from "../store/index.ts";
-import { type CommonOptions, printJson, printTable, withCommonOptions, withStore } from "./context.ts";
+import { type CommonOptions, listCommand, printJson, withCommonOptions, withStore } from "./context.ts";
 import { readNewPassword } from "./prompt.ts";
 
 interface PasswordOptions extends CommonOptions {
@@ -40,21 +40,15 @@ export function userCommand(): Command {
       });
     });
 
-  withCommonOptions(user.command("list"))
-    .description("list users (names and dates; passwords are never shown)")
-    .option("--json", "print JSON")
-    .action((options: CommonOptions & { json?: boolean }) => {
-      return withStore(options, async (store) => {
-        const users = store.users.list().map(userView);
-        if (options.json) return printJson(users);
-        if (users.length === 0)
-          return void process.stdout.write("No users yet: add one with `hearth user add <name>`.\n");
-        printTable(
-          ["NAME", "CREATED", "PASSWORD CHANGED"],
-          users.map((u) => [u.name, u.created_at, u.password_changed_at]),
-        );
-      });
-    });
+  listCommand(user.command("list").description("list users (names and dates; passwords are never shown)"), {
+    rows: (store) => store.users.list().map(userView),
+    empty: "No users yet: add one with `hearth user add <name>`.",
+    columns: [
+      ["NAME", (u) => u.name],
+      ["CREATED", (u) => u.created_at],
+      ["PASSWORD CHANGED", (u) => u.password_changed_at],
+    ],
+  });
 
   withCommonOptions(user.command("remove <name>"))
     .description("remove a user")
