@@ -83,6 +83,10 @@ describe("account linking (OAuth 2.0 authorization code grant)", () => {
     };
   }
 
+  /** The login form's POST. */
+  const signIn = (cookie: string | undefined, csrf: string, username: string, password: string) =>
+    post(cookie, { csrf, step: "login", username, password });
+
   /** Login and consent as a person would; returns the redirect back to the client. */
   async function link(client: { id: string; redirect: string }, extra: Record<string, string> = {}) {
     const page = await start({
@@ -93,12 +97,7 @@ describe("account linking (OAuth 2.0 authorization code grant)", () => {
       ...extra,
     });
     assert.equal(page.status, 200, page.html);
-    const consent = await post(page.cookie, {
-      csrf: page.csrf as string,
-      step: "login",
-      username: "alice",
-      password: PASSWORD,
-    });
+    const consent = await signIn(page.cookie, page.csrf as string, "alice", PASSWORD);
     assert.equal(consent.status, 200, consent.html);
     assert.match(consent.html, /Allow access\?/);
     const done = await post(page.cookie, { csrf: consent.csrf as string, step: "consent", decision: "allow" });
@@ -280,19 +279,9 @@ describe("account linking (OAuth 2.0 authorization code grant)", () => {
     assert.match(page.headers.get("set-cookie") ?? "", /SameSite=Lax/i);
     const noToken = await post(page.cookie, { step: "login", username: "alice", password: PASSWORD });
     assert.equal(noToken.status, 403);
-    const wrongToken = await post(page.cookie, {
-      csrf: "x".repeat(43),
-      step: "login",
-      username: "alice",
-      password: PASSWORD,
-    });
+    const wrongToken = await signIn(page.cookie, "x".repeat(43), "alice", PASSWORD);
     assert.equal(wrongToken.status, 403);
-    const noCookie = await post(undefined, {
-      csrf: page.csrf as string,
-      step: "login",
-      username: "alice",
-      password: PASSWORD,
-    });
+    const noCookie = await signIn(undefined, page.csrf as string, "alice", PASSWORD);
     assert.equal(noCookie.status, 400);
     // Consent cannot be skipped: a consent post before a login is refused.
     const skipped = await post(page.cookie, { csrf: page.csrf as string, step: "consent", decision: "allow" });
@@ -307,12 +296,7 @@ describe("account linking (OAuth 2.0 authorization code grant)", () => {
       response_type: "code",
       state: "d",
     });
-    const consent = await post(page.cookie, {
-      csrf: page.csrf as string,
-      step: "login",
-      username: "alice",
-      password: PASSWORD,
-    });
+    const consent = await signIn(page.cookie, page.csrf as string, "alice", PASSWORD);
     const denied = await post(page.cookie, { csrf: consent.csrf as string, step: "consent", decision: "deny" });
     assert.equal(denied.status, 303);
     const back = new URL(denied.location as string);
@@ -365,30 +349,15 @@ describe("account linking (OAuth 2.0 authorization code grant)", () => {
     const statuses: number[] = [];
     // Three failures are free; the fourth sets a one-second wait, which the fifth runs into.
     for (let i = 0; i < 5; i++) {
-      const attempt = await post(page.cookie, {
-        csrf: page.csrf as string,
-        step: "login",
-        username: "mallory",
-        password: "wrong password!",
-      });
+      const attempt = await signIn(page.cookie, page.csrf as string, "mallory", "wrong password!");
       statuses.push(attempt.status);
       if (attempt.status === 429) assert.match(attempt.headers.get("retry-after") ?? "", /^[1-9]\d*$/);
     }
     assert.deepEqual(statuses, [401, 401, 401, 401, 429]);
-    const alice = await post(page.cookie, {
-      csrf: page.csrf as string,
-      step: "login",
-      username: "alice",
-      password: PASSWORD,
-    });
+    const alice = await signIn(page.cookie, page.csrf as string, "alice", PASSWORD);
     assert.equal(alice.status, 429, "the guessing address waits before any password is checked, whatever the account");
     await new Promise((resolve) => setTimeout(resolve, 1100));
-    const later = await post(page.cookie, {
-      csrf: page.csrf as string,
-      step: "login",
-      username: "alice",
-      password: PASSWORD,
-    });
+    const later = await signIn(page.cookie, page.csrf as string, "alice", PASSWORD);
     assert.equal(later.status, 200, "after the wait the right password still works");
   });
 
