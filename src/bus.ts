@@ -54,6 +54,14 @@ export interface NodeEventEvent {
   at: number;
 }
 
+/** Scenes created, removed or edited through the admin API (config scenes only change with a restart). */
+export interface SceneRegistryEvent {
+  added: string[];
+  removed: string[];
+  changed: string[];
+  at: number;
+}
+
 export interface BridgeLinkEvent {
   connected: boolean;
   at: number;
@@ -66,6 +74,7 @@ export interface EventMap {
   "command.result": CommandResultEvent;
   "node.event": NodeEventEvent;
   "bridge.link": BridgeLinkEvent;
+  "scene.registry": SceneRegistryEvent;
 }
 
 export type EventName = keyof EventMap;

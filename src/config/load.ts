@@ -89,6 +89,13 @@ function coerceEnv(setting: SettingReference, raw: string, problems: string[]): 
       problems.push(`${setting.env}: expected true or false, got "${raw}"`);
       return undefined;
     }
+    case "json":
+      try {
+        return JSON.parse(raw);
+      } catch (error) {
+        problems.push(`${setting.env}: expected JSON, ${(error as Error).message}`);
+        return undefined;
+      }
     default:
       return raw;
   }

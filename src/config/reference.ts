@@ -5,7 +5,8 @@
 import { z } from "zod";
 import { ConfigSchema } from "./schema.ts";
 
-export type LeafKind = "string" | "number" | "boolean";
+/** `json`: a list or mapping, written as JSON in an environment variable. */
+export type LeafKind = "string" | "number" | "boolean" | "json";
 
 export interface SettingReference {
   path: string[];
@@ -40,6 +41,7 @@ function unwrap(schema: z.ZodType): { inner: z.ZodType; defaultValue?: unknown }
 function leafKind(schema: z.ZodType): LeafKind {
   if (schema instanceof z.ZodNumber) return "number";
   if (schema instanceof z.ZodBoolean) return "boolean";
+  if (schema instanceof z.ZodArray || schema instanceof z.ZodRecord) return "json";
   return "string";
 }
 

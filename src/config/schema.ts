@@ -6,6 +6,17 @@
  */
 import { z } from "zod";
 import { DEFAULT_TOPIC_PREFIX } from "../devices/protocol.ts";
+import { DEVICE_CLASSES } from "../model/index.ts";
+import { SceneDefinitionSchema } from "../scenes/schema.ts";
+
+export const ALEXA_REGIONS = ["NA", "EU", "FE"] as const;
+export type AlexaRegion = (typeof ALEXA_REGIONS)[number];
+
+/** What the user may say about one device, whatever its node declared. */
+const DeviceOverrideSchema = z.strictObject({
+  name: z.string().trim().min(1).max(64).optional(),
+  class: z.enum(DEVICE_CLASSES).optional(),
+});
 
 const port = z.number().int().min(0).max(65535);
 
@@ -81,6 +92,73 @@ export const ConfigSchema = z.strictObject({
         .describe("A desired value younger than this is re-sent when its node comes back online (0: never)."),
     })
     .default({ timeoutMs: 5000, desiredTtlSeconds: 600 }),
+  alexa: z
+    .strictObject({
+      forwarderSecret: z
+        .string()
+        .min(16, "use at least 16 characters (e.g. `openssl rand -hex 24`)")
+        .optional()
+        .describe(
+          "Shared secret the Lambda forwarder sends in X-Hearth-Forwarder-Secret; when set, directives without it are refused.",
+        ),
+      region: z
+        .enum(ALEXA_REGIONS)
+        .default("NA")
+        .describe("Amazon region of the skill's users: NA, EU (also India) or FE (also Australia)."),
+      eventGatewayUrl: z
+        .url({ protocol: /^https?$/ })
+        .optional()
+        .describe("Alexa event gateway URL (default: the region's https://api…amazonalexa.com/v3/events)."),
+      lwaTokenUrl: z
+        .url({ protocol: /^https?$/ })
+        .default("https://api.amazon.com/auth/o2/token")
+        .describe("Login with Amazon token endpoint used for AcceptGrant and event-gateway token refreshes."),
+      clientId: z
+        .string()
+        .min(1)
+        .optional()
+        .describe("Alexa Skill Messaging client id (console → Build → Permissions → Send Alexa Events)."),
+      clientSecret: z.string().min(1).optional().describe("Alexa Skill Messaging client secret."),
+      commandTimeoutMs: z
+        .number()
+        .int()
+        .min(500)
+        .max(7000)
+        .default(5000)
+        .describe("How long an Alexa directive waits for the node; the answer must reach Amazon within 8 s."),
+      changeReportDelayMs: z
+        .number()
+        .int()
+        .min(0)
+        .max(2500)
+        .default(500)
+        .describe(
+          "Changes of one device within this window are sent as one ChangeReport (Amazon wants them within 3 s).",
+        ),
+      manufacturerName: z
+        .string()
+        .min(1)
+        .max(128)
+        .default("Hearth")
+        .describe("Manufacturer name shown for every device in the Alexa app."),
+    })
+    .default({
+      region: "NA",
+      lwaTokenUrl: "https://api.amazon.com/auth/o2/token",
+      commandTimeoutMs: 5000,
+      changeReportDelayMs: 500,
+      manufacturerName: "Hearth",
+    }),
+  scenes: z
+    .array(SceneDefinitionSchema)
+    .default([])
+    .describe("Bridge-side scenes: a list of {id, name, actions: [{device, params}]} (JSON in the environment)."),
+  devices: z
+    .record(z.string(), DeviceOverrideSchema)
+    .default({})
+    .describe(
+      "Per-device overrides by device id: {name, class} (JSON in the environment), e.g. a friendlier name for the assistants.",
+    ),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

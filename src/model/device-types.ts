@@ -19,6 +19,14 @@ export type AccessMode = (typeof ACCESS_MODES)[number];
 
 export type ParamValue = boolean | number | string;
 
+/**
+ * What a device is within its type, where that changes how assistants present and name it: a cover may be
+ * a garage door (opened and closed, never "set to 40 %") or a blind. Optional; declared by the node as
+ * `class` or set in the config.
+ */
+export const DEVICE_CLASSES = ["garage", "door", "gate", "window", "blind", "curtain", "shutter", "awning"] as const;
+export type DeviceClass = (typeof DEVICE_CLASSES)[number];
+
 /** A parameter as a node declares it in its `config` (or as the canonical vocabulary defines it). */
 export interface ParamSpec {
   id: string;

@@ -63,6 +63,15 @@ describe("defaults", () => {
       http: { host: "127.0.0.1", port: 8080, trustProxy: false, bodyLimitBytes: 65_536 },
       mqtt: { host: "127.0.0.1", port: 1883, topicPrefix: "hearth/v1", maxKeepaliveSeconds: 120 },
       commands: { timeoutMs: 5000, desiredTtlSeconds: 600 },
+      alexa: {
+        region: "NA",
+        lwaTokenUrl: "https://api.amazon.com/auth/o2/token",
+        commandTimeoutMs: 5000,
+        changeReportDelayMs: 500,
+        manufacturerName: "Hearth",
+      },
+      scenes: [],
+      devices: {},
     });
     assert.deepEqual(notices, []);
   });

@@ -106,7 +106,9 @@ describe("README", () => {
 
   test("the configuration table has exactly one row per setting, matching configReference()", () => {
     const formatDefault = (setting: SettingReference) =>
-      setting.default === undefined ? "(none)" : `\`${String(setting.default)}\``;
+      setting.default === undefined
+        ? "(none)"
+        : `\`${typeof setting.default === "object" ? JSON.stringify(setting.default) : String(setting.default)}\``;
     const reference = configReference();
     for (const setting of reference) {
       const row = `| \`${setting.path.join(".")}\` | \`${setting.env}\` | ${formatDefault(setting)} | ${setting.description} |`;
