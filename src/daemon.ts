@@ -13,6 +13,7 @@ import { createApp, HttpServer } from "./http/app.ts";
 import type { Logger } from "./log.ts";
 import { GrantService } from "./oauth/grants.ts";
 import { passwordHasher } from "./oauth/passwords.ts";
+import { SceneService } from "./scenes/index.ts";
 import { generateSecret } from "./security/secrets.ts";
 import { Store } from "./store/index.ts";
 import { VERSION } from "./version.ts";
@@ -31,6 +32,7 @@ export class Daemon {
   readonly broker: EmbeddedBroker | undefined;
   readonly link: DeviceLink;
   readonly commands: CommandService;
+  readonly scenes: SceneService;
   readonly http: HttpServer;
   private readonly started: Stoppable[] = [];
   private stopping: Promise<void> | undefined;
@@ -72,12 +74,20 @@ export class Daemon {
       timeoutMs: config.commands.timeoutMs,
       desiredTtlSeconds: config.commands.desiredTtlSeconds,
     });
+    this.scenes = new SceneService({
+      store: this.store,
+      commands: this.commands,
+      bus: this.bus,
+      log: log.child({ component: "scenes" }),
+      configScenes: config.scenes,
+    });
     const broker = this.broker;
     const app = createApp({
       config,
       store: this.store,
       commands: this.commands,
       link: this.link,
+      scenes: this.scenes,
       log: log.child({ component: "http" }),
       version: VERSION,
       ...(broker ? { disconnectNode: (id: string) => broker.disconnect(id), embeddedPort: () => broker.port } : {}),

@@ -9,6 +9,7 @@ import { CliError } from "./cli/context.ts";
 import { devicesCommand } from "./cli/devices.ts";
 import { linksCommand } from "./cli/links.ts";
 import { nodeCommand } from "./cli/node.ts";
+import { sceneCommand, scenesCommand } from "./cli/scenes.ts";
 import { sendCommand } from "./cli/send.ts";
 import { simCommand } from "./cli/sim.ts";
 import { startCommand } from "./cli/start.ts";
@@ -28,6 +29,8 @@ const program = new Command("hearth")
   .addCommand(nodeCommand())
   .addCommand(devicesCommand())
   .addCommand(sendCommand())
+  .addCommand(scenesCommand())
+  .addCommand(sceneCommand())
   .addCommand(simCommand())
   .addCommand(linksCommand())
   .addCommand(adminCommand())

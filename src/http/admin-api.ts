@@ -1,5 +1,5 @@
 /**
- * The admin REST API under /api/v1: nodes, devices, commands. Every route needs an admin token
+ * The admin REST API under /api/v1: nodes, devices, commands, scenes. Every route needs an admin token
  * (`hearth admin token`) as `Authorization: Bearer …`; repeated failures from one address are locked
  * out before any token work is done.
  */
@@ -10,9 +10,10 @@ import type { CommandService } from "../devices/commands.ts";
 import type { DeviceLink } from "../devices/link.ts";
 import { addNode, NodeRegistryError } from "../devices/node-registry.ts";
 import { DEVICE_OPS } from "../model/index.ts";
+import { type Scene, SceneDefinitionSchema, SceneError, type SceneService, sceneView } from "../scenes/index.ts";
 import { FailureLimiter } from "../security/failure-limiter.ts";
 import type { Store } from "../store/index.ts";
-import { HttpError } from "./errors.ts";
+import { errorBody, HttpError } from "./errors.ts";
 import { deviceView, linkView, nodeView } from "./views.ts";
 
 export interface AdminApiDeps {
@@ -20,6 +21,7 @@ export interface AdminApiDeps {
   store: Store;
   commands: CommandService;
   link: DeviceLink;
+  scenes: SceneService;
   /** Closes a removed node's connection on the embedded broker (absent with an external broker). */
   disconnectNode?: (nodeId: string) => void;
   embeddedPort?: () => number;
@@ -32,6 +34,10 @@ const CommandBody = z.strictObject({
 });
 
 const NodeBody = z.strictObject({ node_id: z.string(), rotate: z.boolean().optional() });
+
+/** The id comes from the path, so a body cannot name a different scene than the URL. */
+const SceneBody = SceneDefinitionSchema.omit({ id: true });
+const ActivateBody = z.strictObject({});
 
 function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body ?? {});
@@ -68,7 +74,7 @@ export function requireAdminToken(store: Store, now: () => number): RequestHandl
 }
 
 export function adminApi(deps: AdminApiDeps): Router {
-  const { store, commands, link, config } = deps;
+  const { store, commands, link, config, scenes } = deps;
   const now = deps.now ?? Date.now;
   const router = Router();
   router.use(requireAdminToken(store, now));
@@ -107,6 +113,40 @@ export function adminApi(deps: AdminApiDeps): Router {
       state: result.state,
       latency_ms: result.latencyMs,
     });
+  });
+
+  router.get("/scenes", (_req, res) => {
+    res.json(scenes.list().map(sceneView));
+  });
+
+  router.get("/scenes/:id", (req, res) => {
+    const scene = scenes.get(req.params.id as string);
+    if (!scene) throw new SceneError("unknown_scene", `no scene "${req.params.id}"`);
+    res.json(sceneView(scene));
+  });
+
+  router.put("/scenes/:id", (req, res) => {
+    const body = parseBody(SceneBody, req.body);
+    const id = req.params.id as string;
+    const { created } = scenes.put({ id, ...body });
+    res.status(created ? 201 : 200).json(sceneView(scenes.get(id) as Scene));
+  });
+
+  router.delete("/scenes/:id", (req, res) => {
+    scenes.remove(req.params.id as string);
+    res.status(204).end();
+  });
+
+  router.post("/scenes/:id/activate", async (req, res) => {
+    parseBody(ActivateBody, req.body);
+    const activation = await scenes.activate(req.params.id as string, String(res.locals.actor ?? "admin"));
+    if (activation.status === "error") {
+      // Nothing happened: a failure to the caller, with each action's reason.
+      const message = `every action of scene "${activation.scene.id}" failed`;
+      res.status(502).json(errorBody("scene_failed", message, { results: activation.results }));
+      return;
+    }
+    res.json({ status: activation.status, results: activation.results });
   });
 
   router.get("/nodes", (_req, res) => {

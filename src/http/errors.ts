@@ -6,6 +6,7 @@ import type { ErrorRequestHandler, RequestHandler } from "express";
 import { NodeRegistryError } from "../devices/node-registry.ts";
 import type { Logger } from "../log.ts";
 import { CommandError, type CommandErrorCode } from "../model/index.ts";
+import { SceneError, type SceneErrorCode } from "../scenes/errors.ts";
 
 export class HttpError extends Error {
   constructor(
@@ -36,6 +37,13 @@ const COMMAND_ERROR_STATUS: Record<CommandErrorCode, number> = {
 
 const REGISTRY_ERROR_STATUS = { invalid_node_id: 400, node_exists: 409, unknown_node: 404 } as const;
 
+const SCENE_ERROR_STATUS: Record<SceneErrorCode, number> = {
+  unknown_scene: 404,
+  read_only: 409,
+  invalid_action: 400,
+  invalid_scene: 400,
+};
+
 export function errorBody(code: string, message: string, extra: Record<string, unknown> = {}) {
   return { error: { code, message, ...extra } };
 }
@@ -56,6 +64,10 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     }
     if (error instanceof NodeRegistryError) {
       res.status(REGISTRY_ERROR_STATUS[error.code]).json(errorBody(error.code, error.message));
+      return;
+    }
+    if (error instanceof SceneError) {
+      res.status(SCENE_ERROR_STATUS[error.code]).json(errorBody(error.code, error.message));
       return;
     }
     if (error instanceof HttpError) {

@@ -6,6 +6,7 @@ import { DeviceStore } from "./devices.ts";
 import { GrantStore } from "./grants.ts";
 import { NodeStore } from "./nodes.ts";
 import { OAuthClientStore } from "./oauth-clients.ts";
+import { SceneStore } from "./scenes.ts";
 import { UserStore } from "./users.ts";
 import { WriteBehind } from "./write-behind.ts";
 
@@ -17,6 +18,7 @@ export * from "./grants.ts";
 export { MIGRATIONS, type Migration } from "./migrations/index.ts";
 export * from "./nodes.ts";
 export * from "./oauth-clients.ts";
+export * from "./scenes.ts";
 export * from "./users.ts";
 
 export const DATABASE_FILE = "hearth.db";
@@ -34,6 +36,7 @@ export class Store {
   readonly users: UserStore;
   readonly oauthClients: OAuthClientStore;
   readonly grants: GrantStore;
+  readonly scenes: SceneStore;
 
   /** Queued writes of device state and the command log; see write-behind.ts. */
   readonly writes: WriteBehind;
@@ -51,6 +54,7 @@ export class Store {
     this.users = new UserStore(db);
     this.oauthClients = new OAuthClientStore(db);
     this.grants = new GrantStore(db);
+    this.scenes = new SceneStore(db);
     // Registered here rather than by the token service, so that a password changed or a user or client
     // removed through the CLI, which opens only the store, revokes what was issued on it too.
     this.users.onCredentialsChanged((userId) => this.grants.revokeUser(userId, Date.now()));

@@ -1,0 +1,3 @@
+export * from "./errors.ts";
+export * from "./schema.ts";
+export * from "./service.ts";
