@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { AdminTokenStore } from "./admin-tokens.ts";
+import { AlexaGrantStore } from "./alexa-grants.ts";
 import { CommandLog } from "./command-log.ts";
 import { type Db, openDatabase } from "./database.ts";
 import { DeviceStore } from "./devices.ts";
@@ -11,6 +12,7 @@ import { UserStore } from "./users.ts";
 import { WriteBehind } from "./write-behind.ts";
 
 export * from "./admin-tokens.ts";
+export * from "./alexa-grants.ts";
 export * from "./command-log.ts";
 export * from "./database.ts";
 export * from "./devices.ts";
@@ -36,6 +38,7 @@ export class Store {
   readonly users: UserStore;
   readonly oauthClients: OAuthClientStore;
   readonly grants: GrantStore;
+  readonly alexaGrants: AlexaGrantStore;
   readonly scenes: SceneStore;
 
   /** Queued writes of device state and the command log; see write-behind.ts. */
@@ -54,6 +57,7 @@ export class Store {
     this.users = new UserStore(db);
     this.oauthClients = new OAuthClientStore(db);
     this.grants = new GrantStore(db);
+    this.alexaGrants = new AlexaGrantStore(db);
     this.scenes = new SceneStore(db);
     // Registered here rather than by the token service, so that a password changed or a user or client
     // removed through the CLI, which opens only the store, revokes what was issued on it too.
