@@ -16,6 +16,8 @@ export interface DeviceStateEvent {
   changed: string[];
   /** What caused it: a node's own report, or the confirmation of a command. */
   cause: "report" | "command";
+  /** Who asked for the command (`alexa:<user>`, `admin:cli`…), when the cause is a command. */
+  actor?: string;
   at: number;
 }
 

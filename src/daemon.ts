@@ -3,6 +3,9 @@
  * stops them in reverse. Components never construct each other; they get what they need here.
  */
 import { resolve } from "node:path";
+import { AlexaEventGateway } from "./alexa/event-gateway.ts";
+import { AlexaProactiveReports } from "./alexa/proactive-reports.ts";
+import { AlexaSmartHome } from "./alexa/smart-home.ts";
 import { EventBus } from "./bus.ts";
 import { type Config, developmentDefaultWarnings } from "./config/index.ts";
 import { EmbeddedBroker } from "./devices/broker.ts";
@@ -33,6 +36,8 @@ export class Daemon {
   readonly link: DeviceLink;
   readonly commands: CommandService;
   readonly scenes: SceneService;
+  readonly alexaGateway: AlexaEventGateway;
+  readonly alexaReports: AlexaProactiveReports;
   readonly http: HttpServer;
   private readonly started: Stoppable[] = [];
   private stopping: Promise<void> | undefined;
@@ -81,6 +86,29 @@ export class Daemon {
       log: log.child({ component: "scenes" }),
       configScenes: config.scenes,
     });
+    const grants = new GrantService(this.store);
+    this.alexaGateway = new AlexaEventGateway({
+      store: this.store,
+      config: config.alexa,
+      log: log.child({ component: "alexa-gateway" }),
+    });
+    const alexa = new AlexaSmartHome({
+      config,
+      store: this.store,
+      bus: this.bus,
+      commands: this.commands,
+      scenes: this.scenes,
+      gateway: this.alexaGateway,
+      log: log.child({ component: "alexa" }),
+    });
+    this.alexaReports = new AlexaProactiveReports({
+      bus: this.bus,
+      store: this.store,
+      config,
+      scenes: this.scenes,
+      gateway: this.alexaGateway,
+      log: log.child({ component: "alexa-reports" }),
+    });
     const broker = this.broker;
     const app = createApp({
       config,
@@ -91,7 +119,8 @@ export class Daemon {
       log: log.child({ component: "http" }),
       version: VERSION,
       ...(broker ? { disconnectNode: (id: string) => broker.disconnect(id), embeddedPort: () => broker.port } : {}),
-      oauth: { grants: new GrantService(this.store), hasher: passwordHasher },
+      oauth: { grants, hasher: passwordHasher },
+      alexa,
       health: {
         database: () => this.store.healthy(),
         mqtt: () => ({ connected: this.link.connected, mode: broker ? "embedded" : "external" }),
@@ -131,6 +160,10 @@ export class Daemon {
       await broker.start();
       this.started.push({ name: "broker", stop: () => broker.stop() });
     }
+    // Listening before the link starts, so that no change of the first connections is missed.
+    this.alexaReports.start();
+    this.started.push({ name: "alexa-reports", stop: () => this.alexaReports.stop() });
+    this.started.push({ name: "alexa-gateway", stop: () => this.alexaGateway.stop() });
     await this.link.start();
     this.started.push({ name: "link", stop: () => this.link.stop() });
     this.commands.start();

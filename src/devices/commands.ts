@@ -201,7 +201,7 @@ export class CommandService {
     let state: DeviceState | undefined;
     if (response.state) {
       try {
-        state = link.recordState(nodeId, devId, response.state, response.seq, "command");
+        state = link.recordState(nodeId, devId, response.state, response.seq, "command", actor);
       } catch (error) {
         log.warn({ commandId, err: (error as Error).message }, "could not record the state in a command response");
       }

@@ -115,6 +115,18 @@ export class DeviceLink {
   }
 
   /** Clears a removed node's retained topics so that nothing announces it again. */
+  /** Tells everyone that a removed node's devices are gone, so that assistants drop them too. */
+  announceRemoval(nodeId: string, deviceIds: readonly string[]): void {
+    if (deviceIds.length === 0) return;
+    this.options.bus.emit("device.registry", {
+      nodeId,
+      added: [],
+      removed: [...deviceIds],
+      changed: [],
+      at: this.now(),
+    });
+  }
+
   async clearRetained(nodeId: string, devIds: readonly string[]): Promise<void> {
     if (!this.connection) return;
     const { topics } = this.options;
@@ -270,6 +282,8 @@ export class DeviceLink {
     values: Record<string, unknown>,
     seq: number | undefined,
     cause: "report" | "command",
+    /** Who asked, when a command's confirmation carries the state. */
+    actor?: string,
   ): DeviceState | undefined {
     const { store, bus, log } = this.options;
     const id = deviceId(nodeId, devId);
@@ -282,7 +296,15 @@ export class DeviceLink {
     const now = this.now();
     const result = store.devices.recordReported(id, accepted, seq, now);
     if (result.changed.length === 0) return result.state;
-    bus.emit("device.state", { deviceId: id, nodeId, state: result.state, changed: result.changed, cause, at: now });
+    bus.emit("device.state", {
+      deviceId: id,
+      nodeId,
+      state: result.state,
+      changed: result.changed,
+      cause,
+      ...(actor === undefined ? {} : { actor }),
+      at: now,
+    });
     return result.state;
   }
 

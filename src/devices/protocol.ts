@@ -4,7 +4,7 @@
  * two must agree. MQTT 3.1.1 is the contract: nothing here relies on MQTT 5.
  */
 import { z } from "zod";
-import { ACCESS_MODES, DEVICE_OPS, VALUE_TYPES } from "../model/index.ts";
+import { ACCESS_MODES, DEVICE_CLASSES, DEVICE_OPS, VALUE_TYPES } from "../model/index.ts";
 
 export const PROTOCOL_VERSION = 1;
 export const DEFAULT_TOPIC_PREFIX = "hearth/v1";
@@ -56,6 +56,8 @@ export const DeviceDeclarationSchema = z.object({
   id: z.string().regex(DEV_ID_PATTERN, "device ids are 1–32 characters of a-z, 0-9 and _"),
   type: shortText(32),
   name: shortText(64).optional(),
+  /** What the device is within its type (a cover that is a garage door); an unknown class is ignored. */
+  class: z.enum(DEVICE_CLASSES).optional().catch(undefined),
   params: z.array(ParamSpecSchema).max(LIMITS.paramsPerDevice),
 });
 export type DeviceDeclarationPayload = z.infer<typeof DeviceDeclarationSchema>;

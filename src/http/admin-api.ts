@@ -168,8 +168,13 @@ export function adminApi(deps: AdminApiDeps): Router {
 
   router.delete("/nodes/:id", async (req, res) => {
     const nodeId = req.params.id as string;
-    const devIds = store.devices.list({ nodeId, includeRemoved: true }).map((d) => d.devId);
+    const devices = store.devices.list({ nodeId, includeRemoved: true });
     if (!store.nodes.remove(nodeId)) throw new NodeRegistryError("unknown_node", `no node "${nodeId}"`);
+    link.announceRemoval(
+      nodeId,
+      devices.filter((d) => d.present).map((d) => d.id),
+    );
+    const devIds = devices.map((d) => d.devId);
     deps.disconnectNode?.(nodeId);
     await link.clearRetained(nodeId, devIds);
     res.status(204).end();

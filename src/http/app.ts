@@ -8,6 +8,8 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import express, { type Express } from "express";
 import helmet from "helmet";
+import { alexaRouter } from "../alexa/route.ts";
+import type { AlexaSmartHome } from "../alexa/smart-home.ts";
 import type { Logger } from "../log.ts";
 import { authorizeRouter } from "../oauth/authorize.ts";
 import type { GrantService } from "../oauth/grants.ts";
@@ -29,6 +31,7 @@ export interface AppDeps extends AdminApiDeps {
   version: string;
   /** Account linking: the grant service and the password hasher of the login page. */
   oauth: { grants: GrantService; hasher: PasswordHasher };
+  alexa: AlexaSmartHome;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -62,6 +65,7 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(tokenRouter({ store: deps.store, grants: deps.oauth.grants, throttle: new LoginThrottle(), log: deps.log }));
+  app.use(alexaRouter({ config: deps.config, smartHome: deps.alexa, tokens: deps.oauth.grants, log: deps.log }));
   app.use("/api/v1", adminApi(deps));
   app.use(notFound);
   app.use(errorHandler(deps.log));

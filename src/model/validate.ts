@@ -1,6 +1,7 @@
 import {
   canonicalParam,
   DEVICE_TYPE_SPECS,
+  type DeviceClass,
   type DeviceOp,
   type DeviceType,
   isDeviceType,
@@ -15,6 +16,7 @@ export interface DeviceDefinition {
   devId: string;
   type: DeviceType;
   name?: string;
+  class?: DeviceClass;
   params: readonly ParamSpec[];
 }
 
@@ -22,6 +24,7 @@ export interface DeviceDeclaration {
   id: string;
   type: string;
   name?: string;
+  class?: DeviceClass;
   params: readonly ParamSpec[];
 }
 
@@ -54,7 +57,13 @@ export function resolveDeclaration(decl: DeviceDeclaration): DeviceDefinition {
   if (!spec.requiresOneOf.some((id) => seen.has(id))) {
     fail(`a ${type} must declare at least one of: ${spec.requiresOneOf.join(", ")}`);
   }
-  return { devId: decl.id, type, ...(decl.name === undefined ? {} : { name: decl.name }), params };
+  return {
+    devId: decl.id,
+    type,
+    ...(decl.name === undefined ? {} : { name: decl.name }),
+    ...(decl.class === undefined ? {} : { class: decl.class }),
+    params,
+  };
 }
 
 function narrowCanonical(canonical: ParamSpec, declared: ParamSpec, fail: (m: string) => never): ParamSpec {

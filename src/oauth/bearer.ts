@@ -2,16 +2,24 @@
  * The bearer check in front of the assistants' fulfillment routes (RFC 6750). A valid access token maps
  * to its user and client in `res.locals.principal`; a missing, unknown, expired or revoked one gets 401
  * with `WWW-Authenticate`, which is what makes Google and Alexa refresh the token instead of unlinking.
- * Each platform answers in its own format, so the route may pass its own `unauthorized` responder.
+ * Each platform answers in its own format and may carry the token elsewhere (Alexa puts it inside the
+ * directive), so the route may pass its own token source and `unauthorized` responder.
  */
 import type { Request, RequestHandler, Response } from "express";
-import type { Authenticated } from "./grants.ts";
+import type { AuthenticationResult } from "./grants.ts";
 
 export interface TokenAuthenticator {
-  authenticate(accessToken: string): Authenticated | undefined;
+  check(accessToken: string): AuthenticationResult;
 }
 
-export type UnauthorizedResponder = (req: Request, res: Response, reason: "missing" | "invalid") => void;
+export type UnauthorizedReason = "missing" | "invalid" | "expired";
+export type UnauthorizedResponder = (req: Request, res: Response, reason: UnauthorizedReason) => void;
+
+export interface BearerOptions {
+  /** Where the token is: the Authorization header unless the platform puts it elsewhere. */
+  token?: (req: Request) => string | undefined;
+  unauthorized?: UnauthorizedResponder;
+}
 
 const REALM = "hearth";
 
@@ -28,15 +36,14 @@ const jsonUnauthorized: UnauthorizedResponder = (_req, res, reason) => {
   });
 };
 
-export function requireBearer(
-  authenticator: TokenAuthenticator,
-  unauthorized: UnauthorizedResponder = jsonUnauthorized,
-): RequestHandler {
+export function requireBearer(authenticator: TokenAuthenticator, options: BearerOptions = {}): RequestHandler {
+  const tokenOf = options.token ?? bearerToken;
+  const unauthorized = options.unauthorized ?? jsonUnauthorized;
   return (req, res, next) => {
-    const token = bearerToken(req);
-    const principal = token ? authenticator.authenticate(token) : undefined;
-    if (!principal) {
-      const reason = token ? "invalid" : "missing";
+    const token = tokenOf(req);
+    const result: AuthenticationResult | undefined = token ? authenticator.check(token) : undefined;
+    if (!result || "failure" in result) {
+      const reason = result?.failure ?? "missing";
       // RFC 6750 §3: no error attribute when the request carried no credentials at all.
       res.setHeader(
         "WWW-Authenticate",
@@ -45,7 +52,7 @@ export function requireBearer(
       unauthorized(req, res, reason);
       return;
     }
-    res.locals.principal = principal;
+    res.locals.principal = result.principal;
     next();
   };
 }

@@ -10,7 +10,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { generateSecret, hashSecret, newId } from "../security/secrets.ts";
-import type { LinkRecord, Store, TokenRecord } from "../store/index.ts";
+import type { LinkRecord, Store } from "../store/index.ts";
 import { OAuthError } from "./errors.ts";
 
 const SECOND = 1000;
@@ -72,6 +72,8 @@ export interface Authenticated {
   scope: string;
   platform: string;
 }
+
+export type AuthenticationResult = { principal: Authenticated } | { failure: "invalid" | "expired" };
 
 export interface GrantServiceOptions {
   now?: () => number;
@@ -265,27 +267,31 @@ export class GrantService {
 
   /** Who a bearer access token stands for, or undefined when it is unknown, expired or revoked. */
   authenticate(accessToken: string): Authenticated | undefined {
-    const now = this.now();
-    const token = this.store.grants.token(hashSecret(accessToken));
-    if (!token || !this.usableAccessToken(token, now)) return undefined;
-    this.recordRequest(token.userId, token.platform, now);
-    return {
-      userId: token.userId,
-      clientId: token.clientId,
-      grantId: token.grantId,
-      scope: token.scope,
-      platform: token.platform,
-    };
+    const result = this.check(accessToken);
+    return "principal" in result ? result.principal : undefined;
   }
 
-  private usableAccessToken(token: TokenRecord, now: number): boolean {
-    return (
-      token.kind === "access" &&
-      token.revokedAt === null &&
-      token.grantRevokedAt === null &&
-      token.expiresAt !== null &&
-      now < token.expiresAt
-    );
+  /**
+   * Like authenticate, but says why a token is refused: an `expired` one makes Alexa and Google refresh,
+   * an `invalid` one (unknown, revoked, not an access token) means the link is gone.
+   */
+  check(accessToken: string): AuthenticationResult {
+    const now = this.now();
+    const token = this.store.grants.token(hashSecret(accessToken));
+    if (token?.kind !== "access" || token.revokedAt !== null || token.grantRevokedAt !== null) {
+      return { failure: "invalid" };
+    }
+    if (token.expiresAt === null || now >= token.expiresAt) return { failure: "expired" };
+    this.recordRequest(token.userId, token.platform, now);
+    return {
+      principal: {
+        userId: token.userId,
+        clientId: token.clientId,
+        grantId: token.grantId,
+        scope: token.scope,
+        platform: token.platform,
+      },
+    };
   }
 
   private recordRequest(userId: string, platform: string, now: number): void {

@@ -488,6 +488,7 @@ function buildNodeConfig(nodeId: string, name: string, templates: readonly Devic
     id: declaration.id,
     type: declaration.type,
     ...(declaration.name === undefined ? {} : { name: declaration.name }),
+    ...(declaration.class === undefined ? {} : { class: declaration.class }),
     params: declaration.params.map(({ values, ...param }) => (values ? { ...param, values: [...values] } : param)),
   }));
   const devicesJson = JSON.stringify(devices);

@@ -4,7 +4,15 @@
  * here and never wait on a device.
  */
 import type { DeviceState } from "../bus.ts";
-import type { AccessMode, DeviceDefinition, DeviceType, ParamSpec, ParamValue, ValueType } from "../model/index.ts";
+import type {
+  AccessMode,
+  DeviceClass,
+  DeviceDefinition,
+  DeviceType,
+  ParamSpec,
+  ParamValue,
+  ValueType,
+} from "../model/index.ts";
 import type { Db } from "./database.ts";
 import type { WriteBehind } from "./write-behind.ts";
 
@@ -54,6 +62,7 @@ interface DeviceRow {
   type: string;
   name: string | null;
   room: string | null;
+  class: string | null;
   present: number;
   state_seq: number;
   node_seq: number | null;
@@ -133,7 +142,7 @@ export class DeviceStore {
     private readonly isNodeOnline: (nodeId: string) => boolean,
   ) {
     const base =
-      "SELECT d.id, d.node_id, d.dev_id, d.type, d.name, d.room, d.present, d.state_seq, d.node_seq FROM devices d";
+      "SELECT d.id, d.node_id, d.dev_id, d.type, d.name, d.room, d.class, d.present, d.state_seq, d.node_seq FROM devices d";
     this.selectDeviceIds = db.prepare<[], { id: string; node_id: string; present: number }>(
       "SELECT id, node_id, present FROM devices ORDER BY id",
     );
@@ -177,7 +186,13 @@ export class DeviceStore {
       name: row.name,
       room: row.room,
       present: row.present === 1,
-      definition: { devId: row.dev_id, type, ...(row.name === null ? {} : { name: row.name }), params },
+      definition: {
+        devId: row.dev_id,
+        type,
+        ...(row.name === null ? {} : { name: row.name }),
+        ...(row.class === null ? {} : { class: row.class as DeviceClass }),
+        params,
+      },
       state,
       stateSeq: row.state_seq,
       nodeSeq: row.node_seq,
@@ -228,8 +243,8 @@ export class DeviceStore {
     const apply = this.db.transaction(() => {
       const existing = new Map(
         this.db
-          .prepare<[string], { id: string; type: string; name: string | null; present: number }>(
-            "SELECT id, type, name, present FROM devices WHERE node_id = ?",
+          .prepare<[string], { id: string; type: string; name: string | null; class: string | null; present: number }>(
+            "SELECT id, type, name, class, present FROM devices WHERE node_id = ?",
           )
           .all(nodeId)
           .map((r) => [r.id, r]),
@@ -241,21 +256,22 @@ export class DeviceStore {
         if (!before) {
           this.db
             .prepare(
-              "INSERT INTO devices (id, node_id, dev_id, type, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+              "INSERT INTO devices (id, node_id, dev_id, type, name, class, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             )
-            .run(id, nodeId, def.devId, def.type, def.name ?? null, now, now);
+            .run(id, nodeId, def.devId, def.type, def.name ?? null, def.class ?? null, now, now);
           change.added.push(id);
         } else {
           const params = this.selectParams.all(id).map(paramFromRow);
           const differs =
             before.type !== def.type ||
             before.name !== (def.name ?? null) ||
+            before.class !== (def.class ?? null) ||
             before.present !== 1 ||
             !sameParams(params, def.params);
           if (!differs) continue;
           this.db
-            .prepare("UPDATE devices SET type = ?, name = ?, present = 1, updated_at = ? WHERE id = ?")
-            .run(def.type, def.name ?? null, now, id);
+            .prepare("UPDATE devices SET type = ?, name = ?, class = ?, present = 1, updated_at = ? WHERE id = ?")
+            .run(def.type, def.name ?? null, def.class ?? null, now, id);
           if (before.present !== 1) change.added.push(id);
           else change.changed.push(id);
         }

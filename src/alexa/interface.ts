@@ -1,0 +1,80 @@
+/**
+ * The contract of one Alexa interface: which devices it applies to, what it lists in discovery, which
+ * properties it reads from the stored state, and how each of its directives becomes a canonical command.
+ * One file per interface under `interfaces/`; the directive router and discovery only see this shape.
+ */
+
+import type { DeviceClass, DeviceOp, ParamSpec, ParamValue } from "../model/index.ts";
+import type { DeviceRecord } from "../store/index.ts";
+import { AlexaError } from "./errors.ts";
+import type { Capability, Directive } from "./messages.ts";
+
+/** A device as Alexa is shown it: the record plus the user's overrides of name and class. */
+export interface AlexaDevice extends DeviceRecord {
+  friendlyName: string;
+  deviceClass: DeviceClass | undefined;
+}
+
+/** A property value read from the state, before it is stamped with a time. */
+export interface PropertyValue {
+  namespace: string;
+  name: string;
+  instance?: string;
+  value: unknown;
+  /** The canonical params the value is derived from: a change of any of them changes the property. */
+  sources: readonly string[];
+}
+
+/** What a control directive asks of the device, in the canonical model's terms. */
+export interface CanonicalCommand {
+  op?: DeviceOp;
+  params?: Record<string, ParamValue>;
+}
+
+export type DirectiveHandler = (directive: Directive, device: AlexaDevice) => CanonicalCommand;
+
+export interface AlexaInterface {
+  readonly namespace: string;
+  appliesTo(device: AlexaDevice): boolean;
+  capabilities(device: AlexaDevice): Capability[];
+  properties(device: AlexaDevice): PropertyValue[];
+  readonly directives: Readonly<Record<string, DirectiveHandler>>;
+}
+
+/** The device's declaration of a param, when it declared it. */
+export function declared(device: AlexaDevice, paramId: string): ParamSpec | undefined {
+  return device.definition.params.find((p) => p.id === paramId);
+}
+
+export function writable(device: AlexaDevice, paramId: string): ParamSpec | undefined {
+  const spec = declared(device, paramId);
+  return spec && spec.rw !== "r" ? spec : undefined;
+}
+
+export function clamp(value: number, spec: ParamSpec | undefined, fallback: { min: number; max: number }): number {
+  const min = spec?.min ?? fallback.min;
+  const max = spec?.max ?? fallback.max;
+  return Math.min(max, Math.max(min, value));
+}
+
+/** A number the directive's payload must carry; anything else is an INVALID_VALUE naming the field. */
+export function payloadNumber(directive: Directive, key: string): number {
+  const value = directive.payload[key];
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    throw new AlexaError("INVALID_VALUE", `payload.${key} must be a number`);
+  }
+  return value;
+}
+
+/** A param the device must declare as writable for the directive to make sense. */
+export function requireWritable(device: AlexaDevice, paramId: string): ParamSpec {
+  const spec = writable(device, paramId);
+  if (!spec) throw new AlexaError("INVALID_DIRECTIVE", `${device.friendlyName} has no settable ${paramId}`);
+  return spec;
+}
+
+/** The current value of a numeric param, for directives that adjust it by a delta. */
+export function currentNumber(device: AlexaDevice, paramId: string, fallback: number): number {
+  const value = device.state[paramId];
+  return typeof value === "number" ? value : fallback;
+}

@@ -1,0 +1,34 @@
+/** Alexa.PercentageController: a fan's speed ("set the fan to 60 percent"). */
+import { type AlexaInterface, clamp, currentNumber, payloadNumber, requireWritable, writable } from "../interface.ts";
+import { reportedCapability } from "../messages.ts";
+
+const NAMESPACE = "Alexa.PercentageController";
+
+export const percentageController: AlexaInterface = {
+  namespace: NAMESPACE,
+  appliesTo: (device) => device.type === "fan" && writable(device, "speed_pct") !== undefined,
+  capabilities: () => [reportedCapability(NAMESPACE, ["percentage"])],
+  properties: (device) =>
+    typeof device.state.speed_pct === "number"
+      ? [
+          {
+            namespace: NAMESPACE,
+            name: "percentage",
+            value: Math.round(device.state.speed_pct),
+            sources: ["speed_pct"],
+          },
+        ]
+      : [],
+  directives: {
+    SetPercentage: (directive) => ({ params: { speed_pct: payloadNumber(directive, "percentage") } }),
+    AdjustPercentage: (directive, device) => {
+      const spec = requireWritable(device, "speed_pct");
+      const delta = payloadNumber(directive, "percentageDelta");
+      return {
+        params: {
+          speed_pct: clamp(Math.round(currentNumber(device, "speed_pct", 0) + delta), spec, { min: 0, max: 100 }),
+        },
+      };
+    },
+  },
+};

@@ -1,0 +1,25 @@
+/** Alexa.PowerController: on and off, for everything with an `on` param (switches, plugs, lights, fans). */
+import { type AlexaInterface, requireWritable, writable } from "../interface.ts";
+import { reportedCapability } from "../messages.ts";
+
+const NAMESPACE = "Alexa.PowerController";
+
+export const powerController: AlexaInterface = {
+  namespace: NAMESPACE,
+  appliesTo: (device) => writable(device, "on") !== undefined,
+  capabilities: () => [reportedCapability(NAMESPACE, ["powerState"])],
+  properties: (device) =>
+    typeof device.state.on === "boolean"
+      ? [{ namespace: NAMESPACE, name: "powerState", value: device.state.on ? "ON" : "OFF", sources: ["on"] }]
+      : [],
+  directives: {
+    TurnOn: (_directive, device) => {
+      requireWritable(device, "on");
+      return { params: { on: true } };
+    },
+    TurnOff: (_directive, device) => {
+      requireWritable(device, "on");
+      return { params: { on: false } };
+    },
+  },
+};

@@ -1,0 +1,243 @@
+/**
+ * The Alexa Smart Home directive router: parses a directive, finds the endpoint and the interface that
+ * handles it, turns it into a canonical command, waits for the node's confirmation and answers with the
+ * state the node confirmed. Every outcome is an Alexa message — a malformed directive, an unknown device,
+ * a node that does not answer in time — never an exception, so Alexa always hears something it
+ * understands within its 8 seconds.
+ */
+import type { DeviceState, EventBus } from "../bus.ts";
+import type { Config } from "../config/index.ts";
+import type { CommandService } from "../devices/commands.ts";
+import type { Logger } from "../log.ts";
+import type { ParamValue } from "../model/index.ts";
+import type { Authenticated } from "../oauth/grants.ts";
+import type { SceneService } from "../scenes/index.ts";
+import { newId } from "../security/secrets.ts";
+import type { Store } from "../store/index.ts";
+import {
+  deviceEndpoint,
+  interfacesOf,
+  isExposed,
+  MAX_ENDPOINTS,
+  parseEndpointId,
+  presentDevice,
+  sceneEndpoint,
+} from "./endpoints.ts";
+import { AlexaError, toAlexaError } from "./errors.ts";
+import type { AcceptGrantError, AlexaEventGateway } from "./event-gateway.ts";
+import type { AlexaDevice } from "./interface.ts";
+import { type AlexaEvent, addressOf, type Directive, DirectiveSchema, PAYLOAD_VERSION } from "./messages.ts";
+import { deviceProperties } from "./properties.ts";
+import {
+  acceptGrantResponse,
+  activationStarted,
+  controlResponse,
+  discoverResponse,
+  errorResponse,
+  stateReport,
+} from "./responses.ts";
+
+export interface SmartHomeDeps {
+  config: Config;
+  store: Store;
+  bus: EventBus;
+  commands: CommandService;
+  scenes: SceneService;
+  gateway: Pick<AlexaEventGateway, "acceptGrant">;
+  log: Logger;
+  now?: () => number;
+}
+
+/** Platforms whose tokens may drive the Alexa route: Alexa's own link, and custom clients for testing. */
+const ACCEPTED_PLATFORMS = new Set(["alexa", "custom"]);
+
+export class AlexaSmartHome {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: SmartHomeDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** Answers one directive body on behalf of an authenticated user. Never rejects. */
+  async handle(body: unknown, principal: Authenticated): Promise<AlexaEvent> {
+    const parsed = DirectiveSchema.safeParse(body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue?.path.length ? issue.path.join(".") : "the body";
+      return errorResponse(
+        addressOf(body),
+        new AlexaError("INVALID_DIRECTIVE", `not an Alexa directive: ${where}: ${issue?.message ?? "invalid"}`),
+      );
+    }
+    const directive = parsed.data.directive;
+    const address = {
+      ...(directive.header.correlationToken ? { correlationToken: directive.header.correlationToken } : {}),
+      ...addressOf(body),
+    };
+    try {
+      if (directive.header.payloadVersion !== PAYLOAD_VERSION) {
+        throw new AlexaError("INVALID_DIRECTIVE", `payloadVersion ${directive.header.payloadVersion} is not supported`);
+      }
+      if (!ACCEPTED_PLATFORMS.has(principal.platform)) {
+        throw new AlexaError("INVALID_AUTHORIZATION_CREDENTIAL", "the token was not issued to an Alexa skill");
+      }
+      return await this.dispatch(directive, principal);
+    } catch (error) {
+      const alexaError = toAlexaError(error);
+      if (alexaError) return errorResponse(address, alexaError);
+      this.deps.log.error(
+        { err: error, namespace: directive.header.namespace, name: directive.header.name },
+        "an Alexa directive failed unexpectedly",
+      );
+      return errorResponse(address, new AlexaError("INTERNAL_ERROR", "Hearth could not handle the directive"));
+    }
+  }
+
+  private async dispatch(directive: Directive, principal: Authenticated): Promise<AlexaEvent> {
+    const { namespace, name } = directive.header;
+    if (namespace === "Alexa.Discovery" && name === "Discover") return this.discover();
+    if (namespace === "Alexa.Authorization" && name === "AcceptGrant") return this.acceptGrant(directive, principal);
+    const endpointId = directive.endpoint?.endpointId;
+    if (!endpointId) throw new AlexaError("INVALID_DIRECTIVE", `${namespace}.${name} needs an endpoint`);
+    const ref = parseEndpointId(endpointId);
+    if (ref?.kind === "scene") return this.scene(directive, endpointId, ref.sceneId, principal);
+    const device = ref ? this.device(ref.deviceId) : undefined;
+    if (!device) throw new AlexaError("NO_SUCH_ENDPOINT", `no device ${endpointId}; ask Alexa to discover devices`);
+    const correlationToken = directive.header.correlationToken;
+    // Answered from the store, never by asking the node: the Alexa app polls while it is open.
+    if (namespace === "Alexa" && name === "ReportState") {
+      return stateReport(correlationToken, endpointId, deviceProperties(device, this.now()));
+    }
+    const handler = interfacesOf(device).find((i) => i.namespace === namespace)?.directives[name];
+    if (!handler)
+      throw new AlexaError("INVALID_DIRECTIVE", `${device.friendlyName} does not support ${namespace}.${name}`);
+    const command = handler(directive, device);
+    const timeoutMs = this.deps.config.alexa.commandTimeoutMs;
+    let state: DeviceState;
+    try {
+      const result = await this.deps.commands.send({
+        deviceId: device.id,
+        ...(command.op ? { op: command.op } : {}),
+        params: command.params ?? {},
+        actor: `alexa:${principal.userId}`,
+        timeoutMs,
+      });
+      state = result.state;
+      // A slow actuator (a lock, a door) took the command and is moving: wait for it to arrive, within the
+      // same budget, so that Alexa hears the state it asked for when it can.
+      if (result.status === "accepted" && command.params) {
+        state = (await this.awaitState(device.id, command.params, timeoutMs - result.latencyMs)) ?? state;
+      }
+    } catch (error) {
+      throw toAlexaError(error, device.definition.params) ?? error;
+    }
+    const confirmed = this.device(device.id) ?? device;
+    return controlResponse(
+      correlationToken,
+      endpointId,
+      deviceProperties({ ...confirmed, state: { ...confirmed.state, ...state } }, this.now()),
+    );
+  }
+
+  private device(deviceId: string): AlexaDevice | undefined {
+    const record = this.deps.store.devices.get(deviceId);
+    if (!record) return undefined;
+    const device = presentDevice(record, this.deps.config.devices);
+    return isExposed(device) ? device : undefined;
+  }
+
+  /** Every exposed device and scene, up to Amazon's 300; devices first, in a stable order. */
+  discoveryEndpoints() {
+    const { store, config, scenes, log } = this.deps;
+    const manufacturer = config.alexa.manufacturerName;
+    const nodes = new Map(store.nodes.list().map((node) => [node.id, node]));
+    const endpoints = [
+      ...store.devices
+        .list()
+        .map((record) => presentDevice(record, config.devices))
+        .filter(isExposed)
+        .map((device) => deviceEndpoint(device, nodes.get(device.nodeId), manufacturer)),
+      ...scenes.list().map((scene) => sceneEndpoint(scene, manufacturer)),
+    ];
+    if (endpoints.length > MAX_ENDPOINTS) {
+      log.warn(
+        { endpoints: endpoints.length, limit: MAX_ENDPOINTS },
+        "Alexa accepts at most 300 endpoints per account; the rest are not discovered",
+      );
+    }
+    return endpoints.slice(0, MAX_ENDPOINTS);
+  }
+
+  private discover(): AlexaEvent {
+    return discoverResponse(this.discoveryEndpoints());
+  }
+
+  private async acceptGrant(directive: Directive, principal: Authenticated): Promise<AlexaEvent> {
+    const grant = directive.payload.grant as { type?: unknown; code?: unknown } | undefined;
+    const fail = (message: string) => new AlexaError("ACCEPT_GRANT_FAILED", message, {}, "Alexa.Authorization");
+    if (grant?.type !== "OAuth2.AuthorizationCode" || typeof grant.code !== "string" || grant.code.length === 0) {
+      throw fail("the grant must be an OAuth2.AuthorizationCode with a code");
+    }
+    try {
+      await this.deps.gateway.acceptGrant(principal.userId, grant.code);
+    } catch (error) {
+      this.deps.log.warn({ user: principal.userId, err: (error as Error).message }, "AcceptGrant failed");
+      throw fail((error as AcceptGrantError).message ?? "the grant could not be exchanged");
+    }
+    return acceptGrantResponse();
+  }
+
+  private async scene(
+    directive: Directive,
+    endpointId: string,
+    sceneId: string,
+    principal: Authenticated,
+  ): Promise<AlexaEvent> {
+    const { namespace, name, correlationToken } = directive.header;
+    const scene = this.deps.scenes.get(sceneId);
+    if (!scene) throw new AlexaError("NO_SUCH_ENDPOINT", `no scene ${sceneId}; ask Alexa to discover devices`);
+    if (namespace === "Alexa" && name === "ReportState") return stateReport(correlationToken, endpointId, []);
+    if (namespace !== "Alexa.SceneController" || name !== "Activate") {
+      throw new AlexaError(
+        "INVALID_DIRECTIVE",
+        `a scene supports Alexa.SceneController.Activate, not ${namespace}.${name}`,
+      );
+    }
+    const activation = await this.deps.scenes.activate(sceneId, `alexa:${principal.userId}`, {
+      timeoutMs: this.deps.config.alexa.commandTimeoutMs,
+    });
+    if (activation.status === "error") {
+      const first = activation.results.find((r) => r.status === "error");
+      throw new AlexaError(
+        "ENDPOINT_UNREACHABLE",
+        `none of the scene's devices confirmed${first?.message ? ` (${first.device}: ${first.message})` : ""}`,
+      );
+    }
+    return activationStarted(correlationToken, endpointId, "VOICE_INTERACTION", this.now());
+  }
+
+  /** Resolves with the device's state once every commanded value is reported, or undefined at the deadline. */
+  private awaitState(
+    deviceId: string,
+    params: Record<string, ParamValue>,
+    withinMs: number,
+  ): Promise<DeviceState | undefined> {
+    const { bus } = this.deps;
+    const reached = (state: DeviceState) => Object.entries(params).every(([id, value]) => state[id] === value);
+    const current = this.deps.store.devices.get(deviceId)?.state;
+    if (current && reached(current)) return Promise.resolve(current);
+    if (withinMs <= 0) return Promise.resolve(undefined);
+    const owner = `alexa-wait-${newId()}`;
+    return new Promise((resolve) => {
+      const done = (state: DeviceState | undefined) => {
+        clearTimeout(timer);
+        bus.removeListeners(owner);
+        resolve(state);
+      };
+      const timer = setTimeout(() => done(undefined), withinMs);
+      bus.on(owner, "device.state", (event) => {
+        if (event.deviceId === deviceId && reached(event.state)) done(event.state);
+      });
+    });
+  }
+}
