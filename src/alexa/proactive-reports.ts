@@ -89,6 +89,14 @@ export class AlexaProactiveReports {
       const cause = event.cause === "command" ? causeOfCommand(event.actor) : causeOfReport(event.changed);
       this.noteChange(event.deviceId, event.changed, cause);
     });
+    // A node publishes its new state before it answers the command, so the change first looks like its own
+    // report; the command's result, which follows at once, says who really caused it.
+    bus.on(OWNER, "command.result", (event) => {
+      const pending = this.pending.get(event.deviceId);
+      if (pending && event.status !== "error" && pending.cause !== "VOICE_INTERACTION") {
+        pending.cause = causeOfCommand(event.actor);
+      }
+    });
     bus.on(OWNER, "device.availability", (event) => {
       if (event.online && !this.reportedOffline.delete(event.nodeId)) return;
       if (!event.online) this.reportedOffline.add(event.nodeId);

@@ -14,6 +14,7 @@ import { AuthorizationCode } from "simple-oauth2";
 import { addClient, addUser } from "../../src/oauth/accounts.ts";
 import { GrantService } from "../../src/oauth/grants.ts";
 import { PasswordHasher } from "../../src/oauth/passwords.ts";
+import { callAlexa, directive } from "../helpers/alexa.ts";
 import { TestBridge } from "../helpers/bridge.ts";
 
 const PASSWORD = "correct horse battery staple";
@@ -57,6 +58,8 @@ describe("account linking driven by simple-oauth2", () => {
     return location.searchParams.get("code") as string;
   }
 
+  const discover = (token: string) => callAlexa(bridge, directive("Alexa.Discovery", "Discover", { token }));
+
   for (const platform of ["alexa", "google"] as const) {
     test(`${platform}: code exchange, refresh and revocation through a standard client`, async () => {
       const created =
@@ -86,9 +89,19 @@ describe("account linking driven by simple-oauth2", () => {
       const service = new GrantService(bridge.daemon.store);
       assert.equal(service.authenticate(first)?.platform, platform, "the access token maps to the link");
 
+      if (platform === "alexa") {
+        // RFC 6750 §2: the bearer token reaches the protected resource — here Alexa's fulfillment route.
+        const discovered = await discover(first);
+        assert.equal(discovered.body.event.header.name, "Discover.Response");
+      }
+
       const refreshed = await token.refresh();
       assert.notEqual(refreshed.token.access_token, first);
       assert.equal(refreshed.token.refresh_token ?? token.token.refresh_token, token.token.refresh_token);
+      if (platform === "alexa") {
+        const answer = await discover(refreshed.token.access_token as string);
+        assert.equal(answer.body.event.header.name, "Discover.Response", "the refreshed token works at once");
+      }
 
       await refreshed.revoke("refresh_token");
       await assert.rejects(refreshed.refresh(), (error: { output?: { statusCode?: number } }) => {
@@ -100,6 +113,11 @@ describe("account linking driven by simple-oauth2", () => {
         undefined,
         "its access token is revoked too",
       );
+      if (platform === "alexa") {
+        const refused = await discover(refreshed.token.access_token as string);
+        assert.equal(refused.status, 401);
+        assert.equal(refused.body.event.payload.type, "INVALID_AUTHORIZATION_CREDENTIAL");
+      }
     });
   }
 });
