@@ -164,6 +164,12 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
       "mqtt.url is set: also set mqtt.username and mqtt.password (HEARTH_MQTT_USERNAME, HEARTH_MQTT_PASSWORD) for the bridge's own broker account",
     );
   }
+  const alexa = typeof tree.alexa === "object" && tree.alexa !== null ? (tree.alexa as Tree) : {};
+  if ((alexa.clientId === undefined) !== (alexa.clientSecret === undefined)) {
+    problems.push(
+      "alexa.clientId and alexa.clientSecret go together (HEARTH_ALEXA_CLIENT_ID, HEARTH_ALEXA_CLIENT_SECRET): both from the console's Send Alexa Events section",
+    );
+  }
   // Notices go with the problems: "HEARTH_MQTT_PASWORD is not a setting" explains "set mqtt.password".
   if (problems.length > 0) throw new ConfigError([...problems, ...notices.map((notice) => `note: ${notice}`)]);
   const config = (result as { data: Config }).data;

@@ -35,6 +35,11 @@ export function developmentDefaultWarnings(config: Config): string[] {
         `the external broker ${host} is reached without TLS (mqtt://): use mqtts:// for a broker on another machine`,
       );
   }
+  if (config.publicUrl && !config.alexa.forwarderSecret) {
+    warnings.push(
+      "alexa.forwarderSecret is not set: POST /alexa/smarthome takes directives from anyone holding a token, not only from your Lambda; set HEARTH_ALEXA_FORWARDER_SECRET here and HEARTH_FORWARDER_SECRET on the Lambda",
+    );
+  }
   if (config.logLevel === "debug" || config.logLevel === "trace") {
     warnings.push(`logLevel is ${config.logLevel}: message payloads are logged; use info in production`);
   }

@@ -399,6 +399,26 @@ describe("external broker", () => {
     assert.match(problems[0] as string, /^mqtt\.url \(HEARTH_MQTT_URL\): /);
   });
 
+  test("the Alexa Skill Messaging client id and secret come together", () => {
+    const problems = problemsOf({ env: { HEARTH_ALEXA_CLIENT_ID: "amzn1.application-oa2-client.x" } });
+    assert.match(problems.join("\n"), /alexa\.clientId and alexa\.clientSecret go together/);
+  });
+
+  test("scenes and device overrides are JSON in the environment, and bad JSON is named", () => {
+    const { config } = load({
+      env: {
+        HEARTH_DEVICES: '{"kitchen-1.light":{"name":"Kitchen","class":"garage"}}',
+        HEARTH_SCENES: '[{"id":"night","name":"Night","actions":[{"device":"kitchen-1.light","params":{"on":false}}]}]',
+      },
+    });
+    assert.equal(config.devices["kitchen-1.light"]?.class, "garage");
+    assert.equal(config.scenes[0]?.name, "Night");
+    const problems = problemsOf({ env: { HEARTH_SCENES: "[{" } });
+    assert.match(problems[0] as string, /^HEARTH_SCENES: expected JSON/);
+    const unknownClass = problemsOf({ env: { HEARTH_DEVICES: '{"a-1.b":{"class":"rocket"}}' } });
+    assert.match(unknownClass.join("\n"), /devices\.a-1\.b\.class/);
+  });
+
   test("a topic prefix with wildcards is refused", () => {
     for (const prefix of ["hearth/#", "hearth/+/v1", "/hearth", "hearth/"]) {
       const problems = problemsOf({ env: { HEARTH_MQTT_TOPIC_PREFIX: prefix } });
@@ -413,6 +433,7 @@ describe("developmentDefaultWarnings", () => {
   const hardened = {
     HEARTH_PUBLIC_URL: "https://hearth.example.net",
     HEARTH_HTTP_HOST: "127.0.0.1",
+    HEARTH_ALEXA_FORWARDER_SECRET: "a-long-random-forwarder-secret",
     ...externalBroker,
   };
 
@@ -426,6 +447,7 @@ describe("developmentDefaultWarnings", () => {
       HEARTH_HTTP_HOST: "0.0.0.0",
       HEARTH_HTTP_TRUST_PROXY: "true",
       HEARTH_MQTT_HOST: "localhost",
+      HEARTH_ALEXA_FORWARDER_SECRET: "a-long-random-forwarder-secret",
     });
     assert.deepEqual(developmentDefaultWarnings(config), []);
   });
@@ -454,6 +476,7 @@ describe("developmentDefaultWarnings", () => {
     const config = configWith({
       HEARTH_PUBLIC_URL: "https://hearth.example.net",
       HEARTH_MQTT_HOST: "0.0.0.0",
+      HEARTH_ALEXA_FORWARDER_SECRET: "a-long-random-forwarder-secret",
     });
     const warnings = developmentDefaultWarnings(config);
     assert.equal(warnings.length, 1);
@@ -489,6 +512,13 @@ describe("developmentDefaultWarnings", () => {
       HEARTH_MQTT_HOST: "0.0.0.0",
       HEARTH_LOG_LEVEL: "debug",
     });
-    assert.equal(developmentDefaultWarnings(config).length, 4);
+    assert.equal(developmentDefaultWarnings(config).length, 5);
+  });
+
+  test("a public bridge without the Alexa forwarder's secret is warned about", () => {
+    const { HEARTH_ALEXA_FORWARDER_SECRET: _, ...open } = hardened;
+    const warnings = developmentDefaultWarnings(configWith(open));
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0] as string, /alexa\.forwarderSecret is not set/);
   });
 });

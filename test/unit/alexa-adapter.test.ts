@@ -1,0 +1,178 @@
+/**
+ * The Alexa adapter's own rules, on a real SQLite store with the command path replaced: endpoint ids,
+ * names, Amazon's 300-endpoint limit, and the errors a node or the bridge can cause, each answered as a
+ * schema-valid ErrorResponse that tells Alexa the right thing and the user nothing internal.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { after, describe, test } from "node:test";
+import { endpointIdOfDevice, parseEndpointId, sanitizeFriendlyName } from "../../src/alexa/endpoints.ts";
+import { causeOfCommand, causeOfReport } from "../../src/alexa/proactive-reports.ts";
+import { AlexaSmartHome } from "../../src/alexa/smart-home.ts";
+import { EventBus } from "../../src/bus.ts";
+import { loadConfig } from "../../src/config/index.ts";
+import type { CommandService } from "../../src/devices/commands.ts";
+import { createLogger } from "../../src/log.ts";
+import { CommandError, type CommandErrorCode, resolveDeclaration } from "../../src/model/index.ts";
+import type { Authenticated } from "../../src/oauth/grants.ts";
+import type { SceneService } from "../../src/scenes/index.ts";
+import { hashSecret } from "../../src/security/secrets.ts";
+import { openDatabase, Store } from "../../src/store/index.ts";
+import { directive } from "../helpers/alexa.ts";
+import { assertAlexaMessage } from "../helpers/conformance.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "hearth-alexa-unit-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let databases = 0;
+
+const principal: Authenticated = { userId: "u1", clientId: "c1", grantId: "g1", scope: "devices", platform: "alexa" };
+
+const light = (devId: string) =>
+  resolveDeclaration({
+    id: devId,
+    type: "light",
+    params: [
+      { id: "on", type: "bool", rw: "rw" },
+      { id: "ct_k", type: "int", rw: "rw", min: 2700, max: 6500 },
+    ],
+  });
+
+/** A store with nodes of lights, all online, and an adapter whose commands do what `send` says. */
+function adapter(options: { nodes?: number; lightsPerNode?: number; send?: CommandService["send"] } = {}) {
+  const store = new Store(openDatabase(join(dir, `db-${databases++}.db`)));
+  for (let n = 0; n < (options.nodes ?? 1); n++) {
+    const nodeId = `node-${n}`;
+    store.nodes.add(nodeId, hashSecret("pw"), 1000);
+    store.nodes.setOnline(nodeId, true, 1000);
+    const lights = Array.from({ length: options.lightsPerNode ?? 1 }, (_, i) => light(`light${i}`));
+    store.devices.applyNodeConfig(nodeId, lights, 1000);
+  }
+  const lines: string[] = [];
+  const log = createLogger(
+    "info",
+    new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    }),
+  );
+  const { config } = loadConfig({ env: {} });
+  const smartHome = new AlexaSmartHome({
+    config,
+    store,
+    bus: new EventBus(),
+    commands: { send: options.send ?? (async () => Promise.reject(new Error("not used"))) } as CommandService,
+    scenes: { list: () => [], get: () => undefined } as unknown as SceneService,
+    gateway: { acceptGrant: async () => undefined },
+    log,
+  });
+  return { smartHome, store, lines };
+}
+
+describe("endpoint ids and names", () => {
+  test("a device id maps to an endpoint id Amazon accepts and back", () => {
+    assert.equal(endpointIdOfDevice("kitchen-1.light"), "kitchen-1:light");
+    assert.deepEqual(parseEndpointId("kitchen-1:light"), { kind: "device", deviceId: "kitchen-1.light" });
+    assert.deepEqual(parseEndpointId("scene@movie_night"), { kind: "scene", sceneId: "movie_night" });
+    for (const bad of ["kitchen-1", "a:b:c", ":light", "kitchen-1:"])
+      assert.equal(parseEndpointId(bad), undefined, bad);
+  });
+
+  test("names lose the characters Alexa handles badly, and never end up empty", () => {
+    assert.equal(sanitizeFriendlyName('  Kitchen {main} "light" (2)! ', "x"), "Kitchen main light 2");
+    assert.equal(sanitizeFriendlyName("***", "light"), "light");
+    assert.equal(sanitizeFriendlyName("a".repeat(300), "x").length, 128);
+  });
+});
+
+describe("discovery limits", () => {
+  test("at most 300 endpoints are discovered, and the cut is logged", async () => {
+    const { smartHome, lines, store } = adapter({ nodes: 11, lightsPerNode: 30 });
+    const answer = await smartHome.handle(directive("Alexa.Discovery", "Discover", { token: "t" }), principal);
+    assertAlexaMessage(answer);
+    assert.equal((answer.event.payload.endpoints as unknown[]).length, 300);
+    assert.ok(lines.some((line) => line.includes("at most 300 endpoints")));
+    store.close();
+  });
+});
+
+describe("errors a command can meet, in Alexa's terms", () => {
+  const cases: Array<[CommandErrorCode, string]> = [
+    ["offline", "ENDPOINT_UNREACHABLE"],
+    ["timeout", "ENDPOINT_UNREACHABLE"],
+    ["expired", "ENDPOINT_UNREACHABLE"],
+    ["busy", "ENDPOINT_BUSY"],
+    ["node_error", "INTERNAL_ERROR"],
+    ["bridge_unavailable", "BRIDGE_UNREACHABLE"],
+    ["unknown_device", "NO_SUCH_ENDPOINT"],
+  ];
+  for (const [code, type] of cases) {
+    test(`${code} → ${type}`, async () => {
+      const { smartHome, store } = adapter({
+        send: async () => Promise.reject(new CommandError(code, `the node said ${code}`)),
+      });
+      const answer = await smartHome.handle(
+        directive("Alexa.PowerController", "TurnOn", {
+          token: "t",
+          endpointId: "node-0:light0",
+          correlationToken: "ct-1",
+        }),
+        principal,
+      );
+      assertAlexaMessage(answer);
+      assert.equal(answer.event.payload.type, type);
+      assert.equal(answer.event.header.correlationToken, "ct-1");
+      assert.equal(answer.event.endpoint?.endpointId, "node-0:light0");
+      store.close();
+    });
+  }
+
+  test("an unexpected failure is INTERNAL_ERROR without internals, and logged for the operator", async () => {
+    const { smartHome, store, lines } = adapter({
+      send: async () => Promise.reject(new Error("SQLITE_IOERR at /var/lib/hearth/hearth.db")),
+    });
+    const answer = await smartHome.handle(
+      directive("Alexa.PowerController", "TurnOn", { token: "t", endpointId: "node-0:light0" }),
+      principal,
+    );
+    assertAlexaMessage(answer);
+    assert.equal(answer.event.payload.type, "INTERNAL_ERROR");
+    assert.ok(!JSON.stringify(answer).includes("SQLITE"), "nothing internal reaches Alexa");
+    assert.ok(
+      lines.some((line) => line.includes("SQLITE_IOERR")),
+      "the operator sees it in the log",
+    );
+    store.close();
+  });
+
+  test("warmer or cooler without a current white tone is NOT_SUPPORTED_IN_CURRENT_MODE", async () => {
+    const { smartHome, store } = adapter();
+    const answer = await smartHome.handle(
+      directive("Alexa.ColorTemperatureController", "IncreaseColorTemperature", {
+        token: "t",
+        endpointId: "node-0:light0",
+      }),
+      principal,
+    );
+    assertAlexaMessage(answer);
+    assert.equal(answer.event.payload.type, "NOT_SUPPORTED_IN_CURRENT_MODE");
+    assert.equal(answer.event.payload.currentDeviceMode, "COLOR");
+    store.close();
+  });
+});
+
+describe("the cause of a change", () => {
+  test("commands are attributed to who asked, reports to the node", () => {
+    assert.equal(causeOfCommand("alexa:u1"), "VOICE_INTERACTION");
+    assert.equal(causeOfCommand("hook:doorbell"), "RULE_TRIGGER");
+    assert.equal(causeOfCommand("admin:cli"), "APP_INTERACTION");
+    assert.equal(causeOfCommand("google:u2"), "APP_INTERACTION");
+    assert.equal(causeOfReport(["on"]), "PHYSICAL_INTERACTION");
+    assert.equal(causeOfReport(["contact"]), "PHYSICAL_INTERACTION");
+    assert.equal(causeOfReport(["temperature_c", "humidity_pct"]), "PERIODIC_POLL");
+  });
+});
