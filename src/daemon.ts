@@ -38,6 +38,7 @@ export class Daemon {
   readonly scenes: SceneService;
   readonly alexaGateway: AlexaEventGateway;
   readonly alexaReports: AlexaProactiveReports;
+  readonly alexa: AlexaSmartHome;
   readonly http: HttpServer;
   private readonly started: Stoppable[] = [];
   private stopping: Promise<void> | undefined;
@@ -92,7 +93,7 @@ export class Daemon {
       config: config.alexa,
       log: log.child({ component: "alexa-gateway" }),
     });
-    const alexa = new AlexaSmartHome({
+    this.alexa = new AlexaSmartHome({
       config,
       store: this.store,
       bus: this.bus,
@@ -120,7 +121,7 @@ export class Daemon {
       version: VERSION,
       ...(broker ? { disconnectNode: (id: string) => broker.disconnect(id), embeddedPort: () => broker.port } : {}),
       oauth: { grants, hasher: passwordHasher },
-      alexa,
+      alexa: this.alexa,
       health: {
         database: () => this.store.healthy(),
         mqtt: () => ({ connected: this.link.connected, mode: broker ? "embedded" : "external" }),
@@ -164,6 +165,7 @@ export class Daemon {
     this.alexaReports.start();
     this.started.push({ name: "alexa-reports", stop: () => this.alexaReports.stop() });
     this.started.push({ name: "alexa-gateway", stop: () => this.alexaGateway.stop() });
+    this.started.push({ name: "alexa", stop: () => this.alexa.stop() });
     await this.link.start();
     this.started.push({ name: "link", stop: () => this.link.stop() });
     this.commands.start();

@@ -16,14 +16,30 @@ export type ChangeCause =
 
 const bearer = (token: string) => ({ type: "BearerToken" as const, token });
 
+/** A directive's answer; sent later through the gateway it carries the gateway token in its scope. */
 export function controlResponse(
   correlationToken: string | undefined,
   endpointId: string,
   properties: AlexaProperty[],
+  gatewayToken?: string,
 ): AlexaEvent {
   return {
-    event: { header: eventHeader("Alexa", "Response", correlationToken), endpoint: { endpointId }, payload: {} },
+    event: {
+      header: eventHeader("Alexa", "Response", correlationToken),
+      endpoint: { ...(gatewayToken ? { scope: bearer(gatewayToken) } : {}), endpointId },
+      payload: {},
+    },
     context: { properties },
+  };
+}
+
+/** "The answer follows through the event gateway": no endpoint, as Amazon's schema requires. */
+export function deferredResponse(correlationToken: string | undefined, estimatedSeconds: number): AlexaEvent {
+  return {
+    event: {
+      header: eventHeader("Alexa", "DeferredResponse", correlationToken),
+      payload: { estimatedDeferralInSeconds: estimatedSeconds },
+    },
   };
 }
 
@@ -38,11 +54,12 @@ export function stateReport(
   };
 }
 
-export function errorResponse(address: DirectiveAddress, error: AlexaError): AlexaEvent {
+export function errorResponse(address: DirectiveAddress, error: AlexaError, gatewayToken?: string): AlexaEvent {
+  const scope = gatewayToken ? { scope: bearer(gatewayToken) } : {};
   return {
     event: {
       header: eventHeader(error.namespace, "ErrorResponse", address.correlationToken),
-      ...(address.endpointId ? { endpoint: { endpointId: address.endpointId } } : {}),
+      ...(address.endpointId ? { endpoint: { ...scope, endpointId: address.endpointId } } : {}),
       // Amazon's messages are for the user's ears and the developer console: short, no internals.
       payload: { type: error.type, message: error.message.slice(0, 512), ...error.extra },
     },

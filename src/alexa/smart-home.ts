@@ -32,6 +32,7 @@ import {
   acceptGrantResponse,
   activationStarted,
   controlResponse,
+  deferredResponse,
   discoverResponse,
   errorResponse,
   stateReport,
@@ -43,19 +44,34 @@ export interface SmartHomeDeps {
   bus: EventBus;
   commands: CommandService;
   scenes: SceneService;
-  gateway: Pick<AlexaEventGateway, "acceptGrant">;
+  gateway: Pick<AlexaEventGateway, "acceptGrant" | "recipients" | "send">;
   log: Logger;
   now?: () => number;
 }
+
+/**
+ * How long a slow actuator (a lock, a garage door) may take after a DeferredResponse before Alexa is
+ * told it failed; Amazon's own examples defer for tens of seconds.
+ */
+export const DEFERRED_LIMIT_MS = 60_000;
 
 /** Platforms whose tokens may drive the Alexa route: Alexa's own link, and custom clients for testing. */
 const ACCEPTED_PLATFORMS = new Set(["alexa", "custom"]);
 
 export class AlexaSmartHome {
   private readonly now: () => number;
+  /** Waits for devices to arrive at a commanded state, ended by `stop()`. */
+  private readonly waits = new Set<() => void>();
+  private stopped = false;
 
   constructor(private readonly deps: SmartHomeDeps) {
     this.now = deps.now ?? Date.now;
+  }
+
+  /** Ends every wait; deferred answers still owed to Alexa are dropped, as Alexa's own timeout will tell it. */
+  stop(): void {
+    this.stopped = true;
+    for (const end of [...this.waits]) end();
   }
 
   /** Answers one directive body on behalf of an authenticated user. Never rejects. */
@@ -126,7 +142,15 @@ export class AlexaSmartHome {
       // A slow actuator (a lock, a door) took the command and is moving: wait for it to arrive, within the
       // same budget, so that Alexa hears the state it asked for when it can.
       if (result.status === "accepted" && command.params) {
-        state = (await this.awaitState(device.id, command.params, timeoutMs - result.latencyMs)) ?? state;
+        const arrived = await this.awaitState(device.id, command.params, timeoutMs - result.latencyMs);
+        if (arrived) state = arrived;
+        else if (this.deps.gateway.recipients().includes(principal.userId)) {
+          // Still moving: Alexa is told the answer will follow, and gets it through the event gateway.
+          this.followUp(principal.userId, correlationToken, endpointId, device.id, command.params);
+          return deferredResponse(correlationToken, Math.ceil(DEFERRED_LIMIT_MS / 1000));
+        }
+        // Without event-gateway permission the only answer possible is now: the state the node reports
+        // while it moves, which is the truth at this moment.
       }
     } catch (error) {
       throw toAlexaError(error, device.definition.params) ?? error;
@@ -216,6 +240,32 @@ export class AlexaSmartHome {
     return activationStarted(correlationToken, endpointId, "VOICE_INTERACTION", this.now());
   }
 
+  /** Sends the late answer to a deferred directive: the arrived state, or unreachable at the limit. */
+  private followUp(
+    userId: string,
+    correlationToken: string | undefined,
+    endpointId: string,
+    deviceId: string,
+    params: Record<string, ParamValue>,
+  ): void {
+    const { gateway, log } = this.deps;
+    this.awaitState(deviceId, params, DEFERRED_LIMIT_MS)
+      .then(async (arrived) => {
+        if (this.stopped) return;
+        const device = this.device(deviceId);
+        const event = (token: string) =>
+          arrived && device
+            ? controlResponse(correlationToken, endpointId, deviceProperties(device, this.now()), token)
+            : errorResponse(
+                { ...(correlationToken ? { correlationToken } : {}), endpointId },
+                new AlexaError("ENDPOINT_UNREACHABLE", "the device did not reach the requested state in time"),
+                token,
+              );
+        await gateway.send(userId, event, "deferred Response");
+      })
+      .catch((error: unknown) => log.warn({ err: (error as Error).message }, "a deferred Alexa answer failed"));
+  }
+
   /** Resolves with the device's state once every commanded value is reported, or undefined at the deadline. */
   private awaitState(
     deviceId: string,
@@ -226,14 +276,17 @@ export class AlexaSmartHome {
     const reached = (state: DeviceState) => Object.entries(params).every(([id, value]) => state[id] === value);
     const current = this.deps.store.devices.get(deviceId)?.state;
     if (current && reached(current)) return Promise.resolve(current);
-    if (withinMs <= 0) return Promise.resolve(undefined);
+    if (withinMs <= 0 || this.stopped) return Promise.resolve(undefined);
     const owner = `alexa-wait-${newId()}`;
     return new Promise((resolve) => {
       const done = (state: DeviceState | undefined) => {
         clearTimeout(timer);
         bus.removeListeners(owner);
+        this.waits.delete(end);
         resolve(state);
       };
+      const end = () => done(undefined);
+      this.waits.add(end);
       const timer = setTimeout(() => done(undefined), withinMs);
       bus.on(owner, "device.state", (event) => {
         if (event.deviceId === deviceId && reached(event.state)) done(event.state);

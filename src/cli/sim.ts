@@ -13,6 +13,7 @@ interface SimOptions extends CommonOptions {
   devices: DeviceType[];
   url?: string;
   latency?: number;
+  actuation?: number;
   dropAcks?: number;
   sensorInterval?: number;
   keepalive?: number;
@@ -80,6 +81,11 @@ export function simCommand(): Command {
     ] as DeviceType[])
     .option("--url <mqtt-url>", "broker URL (default: the one `hearth node add` prints)")
     .option("--latency <ms>", "delay before answering each command", integer("--latency", 0))
+    .option(
+      "--actuation <ms>",
+      "locks and covers take this long to move: commands are answered `accepted` and the final state follows",
+      integer("--actuation", 0),
+    )
     .option("--drop-acks <rate>", "probability of ignoring a command entirely (tests the bridge's retry)", rate)
     .option("--sensor-interval <ms>", "publish sensor changes at this interval", integer("--sensor-interval", 100))
     .option("--keepalive <s>", "MQTT keepalive in seconds", integer("--keepalive", 5))
@@ -100,6 +106,7 @@ export function simCommand(): Command {
         devices: options.devices,
         ...(options.keepalive === undefined ? {} : { keepaliveSeconds: options.keepalive }),
         ...(options.latency === undefined ? {} : { latencyMs: options.latency }),
+        ...(options.actuation === undefined ? {} : { actuationMs: options.actuation }),
         ...(options.dropAcks === undefined ? {} : { dropAckRate: options.dropAcks }),
         ...(options.sensorInterval === undefined ? {} : { sensorIntervalMs: options.sensorInterval }),
         ...(options.disconnectEvery === undefined ? {} : { disconnectEveryMs: options.disconnectEvery * 1000 }),

@@ -13,6 +13,7 @@ export interface SimFleetOptions {
   devices: readonly DeviceType[];
   keepaliveSeconds?: number;
   latencyMs?: number;
+  actuationMs?: number;
   dropAckRate?: number;
   sensorIntervalMs?: number;
   disconnectEveryMs?: number;
@@ -43,6 +44,7 @@ export class SimFleet {
             ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
             ...(options.keepaliveSeconds === undefined ? {} : { keepaliveSeconds: options.keepaliveSeconds }),
             ...(options.latencyMs === undefined ? {} : { latencyMs: options.latencyMs }),
+            ...(options.actuationMs === undefined ? {} : { actuationMs: options.actuationMs }),
             ...(options.dropAckRate === undefined ? {} : { dropAckRate: options.dropAckRate }),
             ...(options.sensorIntervalMs === undefined ? {} : { sensorIntervalMs: options.sensorIntervalMs }),
             ...(options.disconnectEveryMs === undefined ? {} : { disconnectEveryMs: options.disconnectEveryMs }),

@@ -45,6 +45,11 @@ export interface SimNodeOptions {
   name?: string;
   keepaliveSeconds?: number;
   latencyMs?: number;
+  /**
+   * How long a lock or cover takes to reach a commanded position. With a value above 0 such a command is
+   * answered `accepted` at once, with the device moving, and the final state is published when it arrives.
+   */
+  actuationMs?: number;
   dropAckRate?: number;
   /** When set, sensor devices report a small random temperature/humidity change at this interval. */
   sensorIntervalMs?: number;
@@ -86,6 +91,8 @@ export class SimNode {
 
   /** Delay before acting on a command and answering it, to simulate a slow node or a congested link. */
   latencyMs: number;
+  /** See SimNodeOptions.actuationMs. */
+  actuationMs: number;
   /** Probability (0..1) that a command is silently ignored; for benchmarks of the bridge's retry path. */
   dropAckRate: number;
   /** While true, commands are received but never executed or answered: the bridge must time out. */
@@ -120,6 +127,7 @@ export class SimNode {
     this.nodeId = options.nodeId;
     this.topics = new Topics(options.prefix ?? DEFAULT_TOPIC_PREFIX);
     this.latencyMs = options.latencyMs ?? 0;
+    this.actuationMs = options.actuationMs ?? 0;
     this.dropAckRate = options.dropAckRate ?? 0;
     this.seq = options.initialSeq ?? 0;
     const templates = (options.devices ?? ["light"]).map((d) => (typeof d === "string" ? deviceTemplate(d) : d));
@@ -366,6 +374,7 @@ export class SimNode {
     }
     this.remember(id);
     this.commandsExecuted++;
+    if (command.op === "set" && this.actuationMs > 0 && isActuator(device)) return this.actuate(id, device, params);
     switch (command.op) {
       case "set":
         applyChange(device, params);
@@ -382,6 +391,23 @@ export class SimNode {
         break;
     }
     return answer(this.stateResponse(id, "ok", device));
+  }
+
+  /**
+   * A slow actuator: the command is taken (`accepted`, with the device reporting that it moves), and the
+   * device reports its final state once it gets there, as a real lock or garage door does.
+   */
+  private async actuate(id: string | null, device: SimDevice, params: DeviceState): Promise<CommandOutcome> {
+    Object.assign(device.state, movingTowards(device, params));
+    await this.publishState(device);
+    this.sleep(this.actuationMs)
+      .then(async () => {
+        if (this.stopped) return;
+        applyChange(device, params);
+        await this.publishState(device);
+      })
+      .catch((error: unknown) => this.recordError(error));
+    return { response: this.stateResponse(id, "accepted", device) };
   }
 
   /** Like firmware after `esp_restart()`: `offline` first, a clean disconnect, a pause, then a fresh connect. */
@@ -507,6 +533,23 @@ function buildNodeConfig(nodeId: string, name: string, templates: readonly Devic
   const bytes = Buffer.byteLength(JSON.stringify(config));
   if (bytes > LIMITS.configBytes) throw new Error(`config of ${nodeId} is ${bytes} bytes, over ${LIMITS.configBytes}`);
   return config;
+}
+
+function isActuator(device: SimDevice): boolean {
+  return device.definition.type === "lock" || device.definition.type === "cover";
+}
+
+/** What a lock or cover reports while it moves towards `target`: only its read-only motion params change. */
+function movingTowards(device: SimDevice, target: DeviceState): DeviceState {
+  const moving: DeviceState = {};
+  if (typeof target.locked === "boolean" && "lock_state" in device.state) {
+    moving.lock_state = target.locked ? "locking" : "unlocking";
+  }
+  const position = device.state.position;
+  if (typeof target.position === "number" && typeof position === "number" && "moving" in device.state) {
+    moving.moving = target.position > position ? "opening" : target.position < position ? "closing" : "stopped";
+  }
+  return moving;
 }
 
 /** Side effects a real device has: a lock reports where its bolt is, a cover that was told where to go is there. */

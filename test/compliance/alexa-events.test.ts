@@ -58,11 +58,12 @@ describe("Alexa event gateway: AcceptGrant and proactive reports", () => {
           "alexa.lwaTokenUrl": amazon.lwaTokenUrl,
           "alexa.eventGatewayUrl": amazon.eventsUrl,
           "alexa.changeReportDelayMs": 200,
+          "alexa.commandTimeoutMs": 1000,
         },
       }),
       (b) => b.stop(),
     );
-    ({ sim } = await addAndConnectNode(bridge, NODE, { devices: ["light", "switch", "sensor"] }));
+    ({ sim } = await addAndConnectNode(bridge, NODE, { devices: ["light", "switch", "sensor", "lock"] }));
     cleanup.add(sim, (s) => s.close());
     alice = await linkAlexaAccount(bridge.daemon.store, "alice");
   });
@@ -262,6 +263,64 @@ describe("Alexa event gateway: AcceptGrant and proactive reports", () => {
       "the scene's removal",
     );
     assert.deepEqual(deleted.event.payload.endpoints, [{ endpointId: "scene@reading" }]);
+  });
+
+  test("a slow lock: DeferredResponse now, the confirmed Response through the gateway when it arrives", async () => {
+    sim.actuationMs = 2000;
+    try {
+      await sim.press("lock", { locked: false, lock_state: "unlocked" });
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      const from = amazon.events.length;
+      const lock = directive("Alexa.LockController", "Lock", { token: alice.accessToken, endpointId: at("lock") });
+      const deferred = await callAlexa(bridge, lock);
+      assert.equal(deferred.body.event.header.name, "DeferredResponse");
+      assert.equal(deferred.body.event.header.correlationToken, lock.directive.header.correlationToken);
+      assert.ok(deferred.body.event.payload.estimatedDeferralInSeconds > 0);
+      const late = await nextEvent(
+        amazon,
+        from,
+        (e) => e?.event?.header?.name === "Response",
+        "the deferred Response",
+        5000,
+      );
+      assertAlexaMessage(late);
+      assert.equal(late.event.header.correlationToken, lock.directive.header.correlationToken);
+      assert.ok(amazon.validAccessTokens().includes(late.event.endpoint.scope.token));
+      const lockState = late.context.properties.find((p: any) => p.name === "lockState");
+      assert.equal(lockState.value, "LOCKED", "the state the lock reported on arrival");
+      assert.equal(sim.state("lock").locked, true);
+    } finally {
+      sim.actuationMs = 0;
+    }
+  });
+
+  test("a slow lock that arrives within the deadline is answered directly; without event permission, now", async () => {
+    sim.actuationMs = 300;
+    try {
+      await sim.press("lock", { locked: false, lock_state: "unlocked" });
+      const quick = await callAlexa(
+        bridge,
+        directive("Alexa.LockController", "Lock", { token: alice.accessToken, endpointId: at("lock") }),
+      );
+      assert.equal(quick.body.event.header.name, "Response");
+      assert.equal(quick.body.context.properties.find((p: any) => p.name === "lockState").value, "LOCKED");
+
+      sim.actuationMs = 2000;
+      const bob = await linkAlexaAccount(bridge.daemon.store, "bob");
+      const now = await callAlexa(
+        bridge,
+        directive("Alexa.LockController", "Unlock", { token: bob.accessToken, endpointId: at("lock") }),
+      );
+      assert.equal(now.body.event.header.name, "Response", "bob never granted event permission: no deferral");
+      assert.equal(
+        now.body.context.properties.find((p: any) => p.name === "lockState").value,
+        "LOCKED",
+        "the bolt has not moved yet, and Alexa is told so",
+      );
+      await eventually(() => sim.state("lock").locked === false, 4000, "the lock to arrive");
+    } finally {
+      sim.actuationMs = 0;
+    }
   });
 
   test("a user who disabled the skill gets no more reports, and the link says why", async () => {

@@ -67,7 +67,7 @@ function adapter(options: { nodes?: number; lightsPerNode?: number; send?: Comma
     bus: new EventBus(),
     commands: { send: options.send ?? (async () => Promise.reject(new Error("not used"))) } as CommandService,
     scenes: { list: () => [], get: () => undefined } as unknown as SceneService,
-    gateway: { acceptGrant: async () => undefined },
+    gateway: { acceptGrant: async () => undefined, recipients: () => [], send: async () => "dropped" as const },
     log,
   });
   return { smartHome, store, lines };
