@@ -4,7 +4,7 @@
  * device state and the command log use `NORMAL` — a state update lost to a power cut is re-sent by the
  * node's retained messages, and FULL would cost ~200 µs on every report.
  */
-import { mkdirSync } from "node:fs";
+import { chmodSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from "./migrations/index.ts";
@@ -30,6 +30,9 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
     throw new StoreError(`cannot open the database ${path}: ${(error as Error).message}`);
   }
   try {
+    // The file holds secrets that cannot be hashed (Alexa's event-gateway tokens): owner only, whatever the
+    // umask or the data dir's mode. SQLite gives the WAL and shared-memory files the same mode.
+    if (!options.readonly && path !== ":memory:") chmodSync(path, 0o600);
     if (!options.readonly) db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
     db.pragma("foreign_keys = ON");

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -56,6 +56,20 @@ describe("migrations", () => {
     assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
     assert.equal(db.pragma("foreign_keys", { simple: true }), 1);
     db.close();
+  });
+
+  test("the database file is readable by its owner only, whatever the umask", () => {
+    const path = freshPath();
+    const previous = process.umask(0o022);
+    try {
+      const db = openDatabase(path);
+      db.prepare("CREATE TABLE probe (x INTEGER)").run();
+      assert.equal(statSync(path).mode & 0o777, 0o600);
+      assert.equal(statSync(`${path}-wal`).mode & 0o777, 0o600, "the WAL holds the same secrets");
+      db.close();
+    } finally {
+      process.umask(previous);
+    }
   });
 
   test("migration 1 still creates exactly the frozen v1 schema", () => {
