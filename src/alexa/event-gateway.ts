@@ -45,6 +45,7 @@ const REFRESH_MARGIN_MS = 5 * 60_000;
 /** A hung gateway must not pile up requests, one per device change. */
 const REQUEST_TIMEOUT_MS = 10_000;
 const DEFAULT_RETRY_DELAYS_MS = [1000, 2000, 4000];
+const LWA_TIMEOUT_MS = 5_000;
 
 const NOT_CONFIGURED = "Send Alexa Events is not configured: set alexa.clientId and alexa.clientSecret";
 const SKILL_DISABLED = "the user disabled the skill: relink to resume proactive reports";
@@ -111,7 +112,14 @@ export class AlexaEventGateway {
     const { clientId, clientSecret } = options.config;
     this.lwa =
       clientId && clientSecret
-        ? new LoginWithAmazon({ tokenUrl: options.config.lwaTokenUrl, clientId, clientSecret, now: this.now })
+        ? new LoginWithAmazon({
+            tokenUrl: options.config.lwaTokenUrl,
+            clientId,
+            clientSecret,
+            now: this.now,
+            // AcceptGrant exchanges its code while Alexa waits (8 s, 7 s in the forwarder).
+            timeoutMs: LWA_TIMEOUT_MS,
+          })
         : undefined;
   }
 

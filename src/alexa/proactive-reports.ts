@@ -70,9 +70,13 @@ interface PendingChange {
 }
 
 const OWNER = "alexa-proactive";
+/** How long a slow actuator's arrival is attributed to the command that set it moving. */
+const ACTUATION_WINDOW_MS = 120_000;
 
 export class AlexaProactiveReports {
   private readonly pending = new Map<string, PendingChange>();
+  /** Devices that accepted a command and are on their way, with who asked. */
+  private readonly moving = new Map<string, { actor: string; until: number }>();
   /** Nodes Alexa has been told are unreachable, or would have been: their return is news. */
   private readonly reportedOffline = new Set<string>();
   private startupTimer: NodeJS.Timeout | undefined;
@@ -86,12 +90,36 @@ export class AlexaProactiveReports {
   start(): void {
     const { bus } = this.deps;
     bus.on(OWNER, "device.state", (event) => {
-      const cause = event.cause === "command" ? causeOfCommand(event.actor) : causeOfReport(event.changed);
+      const moving = this.moving.get(event.deviceId);
+      const cause =
+        event.cause === "command"
+          ? causeOfCommand(event.actor)
+          : moving && event.at <= moving.until
+            ? causeOfCommand(moving.actor)
+            : causeOfReport(event.changed);
+      // Arrived (or jammed): what the device reports from now on is its own doing again.
+      const { lock_state: bolt, moving: motion } = event.state;
+      if (
+        moving &&
+        event.cause === "report" &&
+        motion !== "opening" &&
+        motion !== "closing" &&
+        bolt !== "locking" &&
+        bolt !== "unlocking"
+      ) {
+        this.moving.delete(event.deviceId);
+      }
       this.noteChange(event.deviceId, event.changed, cause);
     });
     // A node publishes its new state before it answers the command, so the change first looks like its own
     // report; the command's result, which follows at once, says who really caused it.
     bus.on(OWNER, "command.result", (event) => {
+      // A slow actuator's final state arrives later as the node's own report; it is still the command's doing.
+      if (event.status === "accepted") {
+        this.moving.set(event.deviceId, { actor: event.actor, until: event.at + ACTUATION_WINDOW_MS });
+      } else {
+        this.moving.delete(event.deviceId);
+      }
       const pending = this.pending.get(event.deviceId);
       if (pending && event.status !== "error" && pending.cause !== "VOICE_INTERACTION") {
         pending.cause = causeOfCommand(event.actor);
@@ -103,7 +131,7 @@ export class AlexaProactiveReports {
       for (const deviceId of event.deviceIds) this.noteChange(deviceId, [CONNECTIVITY_SOURCE], "PHYSICAL_INTERACTION");
     });
     bus.on(OWNER, "device.registry", (event) => {
-      this.reportDevices([...event.added, ...event.changed], event.removed);
+      this.reportDevices(event.added, event.changed, event.removed);
     });
     bus.on(OWNER, "scene.registry", (event) => {
       this.reportScenes([...event.added, ...event.changed], event.removed);
@@ -159,19 +187,24 @@ export class AlexaProactiveReports {
     this.broadcast("ChangeReport", (token) => changeReport(token, endpointId, change.cause, changed, unchanged));
   }
 
-  private reportDevices(updatedIds: readonly string[], removedIds: readonly string[]): void {
+  private reportDevices(
+    addedIds: readonly string[],
+    changedIds: readonly string[],
+    removedIds: readonly string[],
+  ): void {
     if (this.stopped || this.deps.gateway.recipients().length === 0) return;
     const { store, config } = this.deps;
     const nodes = new Map(store.nodes.list().map((node) => [node.id, node]));
     const updated: DiscoveryEndpoint[] = [];
     const removed = removedIds.map(endpointIdOfDevice);
-    for (const id of updatedIds) {
+    for (const id of [...addedIds, ...changedIds]) {
       const record = store.devices.get(id);
       const device = record ? presentDevice(record, config.devices) : undefined;
-      // A device that changed into something Alexa cannot use is gone as far as Alexa is concerned.
       if (device && isExposed(device)) {
         updated.push(deviceEndpoint(device, nodes.get(device.nodeId), config.alexa.manufacturerName));
-      } else {
+      } else if (changedIds.includes(id)) {
+        // A device that changed into something Alexa cannot use is gone as far as Alexa is concerned; one
+        // that never was usable was never there.
         removed.push(endpointIdOfDevice(id));
       }
     }

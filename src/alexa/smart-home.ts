@@ -9,7 +9,7 @@ import type { DeviceState, EventBus } from "../bus.ts";
 import type { Config } from "../config/index.ts";
 import type { CommandService } from "../devices/commands.ts";
 import type { Logger } from "../log.ts";
-import type { ParamValue } from "../model/index.ts";
+import { hasArrived, type ParamValue } from "../model/index.ts";
 import type { Authenticated } from "../oauth/grants.ts";
 import type { SceneService } from "../scenes/index.ts";
 import { newId } from "../security/secrets.ts";
@@ -227,10 +227,18 @@ export class AlexaSmartHome {
         `a scene supports Alexa.SceneController.Activate, not ${namespace}.${name}`,
       );
     }
-    const activation = await this.deps.scenes.activate(sceneId, `alexa:${principal.userId}`, {
-      timeoutMs: this.deps.config.alexa.commandTimeoutMs,
-    });
-    if (activation.status === "error") {
+    const timeoutMs = this.deps.config.alexa.commandTimeoutMs;
+    const running = this.deps.scenes.activate(sceneId, `alexa:${principal.userId}`, { timeoutMs });
+    // Several actions on one slow device run one after the other and could outlast Alexa's 8 s: past the
+    // deadline the scene has started, which is what ActivationStarted says; it finishes on its own.
+    let timer: NodeJS.Timeout | undefined;
+    const activation = await Promise.race([
+      running,
+      new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), timeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (activation?.status === "error") {
       const first = activation.results.find((r) => r.status === "error");
       throw new AlexaError(
         "ENDPOINT_UNREACHABLE",
@@ -272,9 +280,10 @@ export class AlexaSmartHome {
     params: Record<string, ParamValue>,
     withinMs: number,
   ): Promise<DeviceState | undefined> {
-    const { bus } = this.deps;
-    const reached = (state: DeviceState) => Object.entries(params).every(([id, value]) => state[id] === value);
-    const current = this.deps.store.devices.get(deviceId)?.state;
+    const { bus, store } = this.deps;
+    const definition = store.devices.get(deviceId)?.definition;
+    const reached = (state: DeviceState) => definition !== undefined && hasArrived(definition, params, state);
+    const current = store.devices.get(deviceId)?.state;
     if (current && reached(current)) return Promise.resolve(current);
     if (withinMs <= 0 || this.stopped) return Promise.resolve(undefined);
     const owner = `alexa-wait-${newId()}`;

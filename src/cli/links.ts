@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { linkView } from "../http/views.ts";
+import { linkViews } from "../http/views.ts";
 import { listCommand } from "./context.ts";
 
 export function linksCommand(): Command {
@@ -8,7 +8,7 @@ export function linksCommand(): Command {
       "show each account link's health: when it was made, last refreshed, last used, last error",
     ),
     {
-      rows: (store) => store.grants.links().map(linkView),
+      rows: linkViews,
       empty: "No account links yet: link Hearth in the Alexa or Google Home app (docs/account-linking.md).",
       columns: [
         ["USER", (l) => l.user],
@@ -17,6 +17,7 @@ export function linksCommand(): Command {
         ["LINKED", (l) => l.linked_at],
         ["LAST REFRESH", (l) => l.last_refresh_at],
         ["LAST REQUEST", (l) => l.last_request_at],
+        ["EVENTS", (l) => l.events?.state ?? null],
         ["LAST ERROR", (l) => (l.last_error ? `${l.last_error} (${l.last_error_at})` : null)],
       ],
     },

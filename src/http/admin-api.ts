@@ -14,7 +14,7 @@ import { type Scene, SceneDefinitionSchema, SceneError, type SceneService, scene
 import { FailureLimiter } from "../security/failure-limiter.ts";
 import type { Store } from "../store/index.ts";
 import { errorBody, HttpError } from "./errors.ts";
-import { deviceView, linkView, nodeView } from "./views.ts";
+import { deviceView, linkViews, nodeView } from "./views.ts";
 
 export interface AdminApiDeps {
   config: Config;
@@ -181,7 +181,7 @@ export function adminApi(deps: AdminApiDeps): Router {
   });
 
   router.get("/links", (_req, res) => {
-    res.json(store.grants.links().map(linkView));
+    res.json(linkViews(store));
   });
 
   router.get("/commands", (req, res) => {

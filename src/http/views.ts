@@ -2,7 +2,7 @@
  * The JSON shapes of devices and nodes, shared by the admin API and the CLI's `--json` output. Kept apart
  * from the routes so that the CLI can print them without loading the HTTP stack.
  */
-import type { DeviceRecord, LinkRecord, NodeRecord } from "../store/index.ts";
+import type { AlexaGrantSummary, DeviceRecord, LinkRecord, NodeRecord, Store } from "../store/index.ts";
 
 /** A stored time (ms since the epoch) as ISO 8601, or null. */
 function iso(time: number | null): string | null {
@@ -39,7 +39,16 @@ export function nodeView(node: NodeRecord) {
 }
 
 /** Link health of one user with one platform (`hearth links`, `GET /api/v1/links`). */
-export function linkView(link: LinkRecord) {
+/**
+ * Each account link; an Alexa link also says whether Hearth may send it proactive events (`events`:
+ * `active`, `disabled` when the user disabled the skill, `unauthorized`, or `not granted`).
+ */
+export function linkViews(store: Store) {
+  const events = new Map(store.alexaGrants.list().map((grant) => [grant.userId, grant]));
+  return store.grants.links().map((link) => linkView(link, events.get(link.userId)));
+}
+
+function linkView(link: LinkRecord, events: AlexaGrantSummary | undefined) {
   return {
     user: link.userName,
     platform: link.platform,
@@ -50,5 +59,11 @@ export function linkView(link: LinkRecord) {
     last_request_at: iso(link.lastRequestAt),
     last_error: link.lastError,
     last_error_at: iso(link.lastErrorAt),
+    events:
+      link.platform !== "alexa"
+        ? null
+        : events
+          ? { state: events.state, last_event_at: iso(events.lastEventAt), last_error: events.lastError }
+          : { state: "not granted", last_event_at: null, last_error: null },
   };
 }

@@ -195,6 +195,25 @@ export function validateCommand(
 }
 
 /**
+ * Whether a device has arrived at what a command asked of it: every commanded value is reported, and a
+ * lock or cover that reports its motion has stopped moving. A lock may flip `locked` the moment it takes
+ * the command; only `lock_state` says the bolt is there.
+ */
+export function hasArrived(
+  device: DeviceDefinition,
+  params: Record<string, ParamValue>,
+  state: Record<string, ParamValue>,
+): boolean {
+  if (!Object.entries(params).every(([id, value]) => state[id] === value)) return false;
+  const declares = (id: string) => device.params.some((p) => p.id === id);
+  if (typeof params.locked === "boolean" && declares("lock_state")) {
+    return state.lock_state === (params.locked ? "locked" : "unlocked");
+  }
+  if (params.position !== undefined && declares("moving")) return state.moving === "stopped";
+  return true;
+}
+
+/**
  * Keeps only the values of a reported state that match the declaration; a node that reports garbage for
  * one param must not corrupt the others. Returns the accepted values and the names of those rejected.
  */

@@ -139,11 +139,19 @@ export class AlexaGrantStore {
     this.db.prepare("UPDATE alexa_event_grants SET last_event_at = ? WHERE user_id = ?").run(now, userId);
   }
 
-  /** The users whose events may be sent. */
+  /**
+   * The users whose events may be sent: an active event grant, and still linked to Alexa. A user whose
+   * link was ended (password changed, client removed, grant revoked) is told nothing more about the house,
+   * whatever Amazon's tokens still allow.
+   */
   active(): string[] {
     return this.db
       .prepare<[], { user_id: string }>(
-        "SELECT user_id FROM alexa_event_grants WHERE state = 'active' ORDER BY created_at, user_id",
+        `SELECT e.user_id FROM alexa_event_grants e
+          WHERE e.state = 'active'
+            AND EXISTS (SELECT 1 FROM oauth_grants g JOIN oauth_clients c ON c.id = g.client_id
+                         WHERE g.user_id = e.user_id AND g.revoked_at IS NULL AND c.platform = 'alexa')
+          ORDER BY e.created_at, e.user_id`,
       )
       .all()
       .map((row) => row.user_id);

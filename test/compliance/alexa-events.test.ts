@@ -11,7 +11,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, beforeEach, describe, test } from "node:test";
-import type { SimNode } from "../../src/sim/index.ts";
+import { GrantService } from "../../src/oauth/grants.ts";
+import { deviceTemplate, type SimNode } from "../../src/sim/index.ts";
 import { type AlexaAccount, callAlexa, directive, errorType, linkAlexaAccount } from "../helpers/alexa.ts";
 import { eventually, TestBridge } from "../helpers/bridge.ts";
 import { alexaSamplesDir, assertAlexaMessage, readJson } from "../helpers/conformance.ts";
@@ -99,6 +100,8 @@ describe("Alexa event gateway: AcceptGrant and proactive reports", () => {
       },
     );
     assert.deepEqual(bridge.daemon.alexaGateway.recipients(), [alice.userId]);
+    const links = await bridge.api("GET", "/api/v1/links");
+    assert.equal(links.body.find((l: any) => l.user === "alice").events.state, "active");
     assert.ok(!bridge.logs.text().includes(CLIENT_SECRET), "the client secret is never logged");
 
     const reused = await callAlexa(bridge, sample);
@@ -209,7 +212,12 @@ describe("Alexa event gateway: AcceptGrant and proactive reports", () => {
 
   test("devices that appear or go away are added to and removed from the Alexa app", async () => {
     let from = amazon.events.length;
-    const { sim: third } = await addAndConnectNode(bridge, "events-house-3", { devices: ["light", "lock"] });
+    const humidity = deviceTemplate("sensor", "humidity");
+    humidity.declaration = {
+      ...humidity.declaration,
+      params: humidity.declaration.params.filter((p) => p.id === "humidity_pct"),
+    };
+    const { sim: third } = await addAndConnectNode(bridge, "events-house-3", { devices: ["light", "lock", humidity] });
     cleanup.add(third, (s) => s.close());
     const added = await nextEvent(
       amazon,
@@ -223,15 +231,16 @@ describe("Alexa event gateway: AcceptGrant and proactive reports", () => {
       "events-house-3:lock",
     ]);
     assert.ok(amazon.validAccessTokens().includes(added.event.payload.scope.token));
+    assert.equal(events(amazon, "DeleteReport", from).length, 0, "a device Alexa cannot use was never there to delete");
 
     from = amazon.events.length;
     const removed = await bridge.api("DELETE", "/api/v1/nodes/events-house-3");
     assert.equal(removed.status, 204);
     const deleted = await nextEvent(amazon, from, (e) => e?.event?.header?.name === "DeleteReport", "the DeleteReport");
-    assert.deepEqual(deleted.event.payload.endpoints.map((e: any) => e.endpointId).sort(), [
-      "events-house-3:light",
-      "events-house-3:lock",
-    ]);
+    // A removed node's devices are gone from the store before Alexa is told, so every one of them is named;
+    // Amazon ignores an endpoint id it does not know.
+    const ids = deleted.event.payload.endpoints.map((e: any) => e.endpointId);
+    for (const id of ["events-house-3:light", "events-house-3:lock"]) assert.ok(ids.includes(id), id);
     assert.equal(deleted.event.header.namespace, "Alexa.Discovery");
     assert.equal(deleted.event.payload.scope.type, "BearerToken");
   });
@@ -289,6 +298,15 @@ describe("Alexa event gateway: AcceptGrant and proactive reports", () => {
       const lockState = late.context.properties.find((p: any) => p.name === "lockState");
       assert.equal(lockState.value, "LOCKED", "the state the lock reported on arrival");
       assert.equal(sim.state("lock").locked, true);
+      const arrival = await nextEvent(
+        amazon,
+        from,
+        (e) =>
+          changeOf(at("lock"))(e) &&
+          e.event.payload.change.properties.some((p: any) => p.name === "lockState" && p.value === "LOCKED"),
+        "the lock's arrival report",
+      );
+      assert.equal(arrival.event.payload.change.cause.type, "VOICE_INTERACTION", "still the voice command's doing");
     } finally {
       sim.actuationMs = 0;
     }
@@ -323,6 +341,31 @@ describe("Alexa event gateway: AcceptGrant and proactive reports", () => {
     }
   });
 
+  test("a user whose link was ended is told nothing more, whatever Amazon's tokens still allow", async () => {
+    const carol = await linkAlexaAccount(bridge.daemon.store, "carol");
+    amazon.issueCode("carol-grant-code");
+    const granted = await callAlexa(
+      bridge,
+      directive("Alexa.Authorization", "AcceptGrant", {
+        payload: {
+          grant: { type: "OAuth2.AuthorizationCode", code: "carol-grant-code" },
+          grantee: { type: "BearerToken", token: carol.accessToken },
+        },
+      }),
+    );
+    assert.equal(granted.body.event.header.name, "AcceptGrant.Response");
+    assert.ok(bridge.daemon.alexaGateway.recipients().includes(carol.userId));
+    new GrantService(bridge.daemon.store).revokeUser(carol.userId);
+    assert.ok(!bridge.daemon.alexaGateway.recipients().includes(carol.userId));
+    const from = amazon.events.length;
+    await sim.press("switch", { on: !sim.state("switch").on });
+    await nextEvent(amazon, from, changeOf(at("switch")), "alice's report");
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const tokens = amazon.events.slice(from).map((e) => (e.body as any).event.endpoint?.scope?.token);
+    const carolToken = bridge.daemon.store.alexaGrants.get(carol.userId)?.accessToken;
+    assert.ok(!tokens.includes(carolToken), "no report went to carol's Amazon account");
+  });
+
   test("a user who disabled the skill gets no more reports, and the link says why", async () => {
     const from = amazon.events.length;
     amazon.queueEventResponse(403, gatewayException("SKILL_DISABLED_EXCEPTION"));
@@ -331,6 +374,7 @@ describe("Alexa event gateway: AcceptGrant and proactive reports", () => {
     await eventually(() => bridge.daemon.alexaGateway.recipients().length === 0, 3000, "the grant to be disabled");
     const links = await bridge.api("GET", "/api/v1/links");
     assert.match(JSON.stringify(links.body), /disabled the skill/);
+    assert.equal(links.body.find((l: any) => l.user === "alice").events.state, "disabled");
     const after = amazon.events.length;
     await sim.press("switch", { on: !sim.state("switch").on });
     await new Promise((resolve) => setTimeout(resolve, 600));

@@ -9,14 +9,25 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { after, describe, test } from "node:test";
-import { endpointIdOfDevice, parseEndpointId, sanitizeFriendlyName } from "../../src/alexa/endpoints.ts";
+import { endpointIdOfDevice, parseEndpointId, presentDevice, sanitizeFriendlyName } from "../../src/alexa/endpoints.ts";
+import { coverModeController } from "../../src/alexa/interfaces/cover-mode.ts";
+import { lockController } from "../../src/alexa/interfaces/lock.ts";
+import { thermostatController } from "../../src/alexa/interfaces/thermostat.ts";
 import { causeOfCommand, causeOfReport } from "../../src/alexa/proactive-reports.ts";
 import { AlexaSmartHome } from "../../src/alexa/smart-home.ts";
 import { EventBus } from "../../src/bus.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import type { CommandService } from "../../src/devices/commands.ts";
 import { createLogger } from "../../src/log.ts";
-import { CommandError, type CommandErrorCode, resolveDeclaration } from "../../src/model/index.ts";
+import {
+  CommandError,
+  type CommandErrorCode,
+  type DeviceClass,
+  hasArrived,
+  type ParamSpec,
+  type ParamValue,
+  resolveDeclaration,
+} from "../../src/model/index.ts";
 import type { Authenticated } from "../../src/oauth/grants.ts";
 import type { SceneService } from "../../src/scenes/index.ts";
 import { hashSecret } from "../../src/security/secrets.ts";
@@ -174,5 +185,96 @@ describe("the cause of a change", () => {
     assert.equal(causeOfReport(["on"]), "PHYSICAL_INTERACTION");
     assert.equal(causeOfReport(["contact"]), "PHYSICAL_INTERACTION");
     assert.equal(causeOfReport(["temperature_c", "humidity_pct"]), "PERIODIC_POLL");
+  });
+});
+
+describe("what a device reports while it moves, and where it stops", () => {
+  const device = (
+    type: "lock" | "cover" | "thermostat",
+    params: ParamSpec[],
+    state: Record<string, ParamValue>,
+    cls?: DeviceClass,
+  ) => {
+    const definition = resolveDeclaration({ id: type, type, params, ...(cls ? { class: cls } : {}) });
+    return presentDevice(
+      {
+        id: `n-1.${type}`,
+        nodeId: "n-1",
+        devId: type,
+        type,
+        name: null,
+        room: null,
+        present: true,
+        online: true,
+        definition,
+        state,
+        stateSeq: 1,
+        nodeSeq: 1,
+        reportedAt: 1000,
+      },
+      {},
+    );
+  };
+  const lockParams: ParamSpec[] = [
+    { id: "locked", type: "bool", rw: "rw" },
+    { id: "lock_state", type: "enum", rw: "r", values: ["locked", "unlocked", "jammed", "locking", "unlocking"] },
+  ];
+
+  test("a lock is where its bolt is, not where `locked` says it is heading", () => {
+    const value = (state: Record<string, ParamValue>) =>
+      lockController.properties(device("lock", lockParams, state))[0]?.value;
+    assert.equal(value({ locked: true, lock_state: "locking" }), "UNLOCKED");
+    assert.equal(value({ locked: false, lock_state: "unlocking" }), "LOCKED");
+    assert.equal(value({ locked: true, lock_state: "jammed" }), "JAMMED");
+    assert.equal(value({ locked: true }), "LOCKED");
+  });
+
+  test("arrival needs the bolt or the motor to have stopped, not only the commanded value", () => {
+    const lock = resolveDeclaration({ id: "lock", type: "lock", params: lockParams });
+    assert.equal(hasArrived(lock, { locked: true }, { locked: true, lock_state: "locking" }), false);
+    assert.equal(hasArrived(lock, { locked: true }, { locked: true, lock_state: "locked" }), true);
+    const cover = resolveDeclaration({
+      id: "cover",
+      type: "cover",
+      params: [
+        { id: "position", type: "int", rw: "rw" },
+        { id: "moving", type: "enum", rw: "r", values: ["opening", "closing", "stopped"] },
+      ],
+    });
+    assert.equal(hasArrived(cover, { position: 100 }, { position: 100, moving: "opening" }), false);
+    assert.equal(hasArrived(cover, { position: 100 }, { position: 100, moving: "stopped" }), true);
+  });
+
+  test("a garage door that closes to its lowest declared position is reported closed there", () => {
+    const garage = device(
+      "cover",
+      [{ id: "position", type: "int", rw: "rw", min: 5, max: 100 }],
+      { position: 5 },
+      "garage",
+    );
+    assert.equal(coverModeController.properties(garage)[0]?.value, "Position.Down");
+    const close = coverModeController.directives.SetMode?.(
+      directive("Alexa.ModeController", "SetMode", {
+        payload: { mode: "Position.Down" },
+        instance: "GarageDoor.Position",
+        endpointId: "n-1:cover",
+      }).directive as never,
+      garage,
+    );
+    assert.deepEqual(close?.params, { position: 5 });
+  });
+
+  test("an integer setpoint is rounded to whole degrees", () => {
+    const thermostat = device("thermostat", [{ id: "target_c", type: "int", rw: "rw", min: 5, max: 30 }], {
+      target_c: 20,
+    });
+    const command = thermostatController.directives.SetTargetTemperature?.(
+      directive("Alexa.ThermostatController", "SetTargetTemperature", {
+        payload: { targetSetpoint: { value: 71, scale: "FAHRENHEIT" } },
+        endpointId: "n-1:thermostat",
+      }).directive as never,
+      thermostat,
+    );
+    assert.deepEqual(command?.params, { target_c: 22 });
   });
 });

@@ -50,6 +50,7 @@ export const coverModeController: AlexaInterface = {
       },
     }),
   ],
+  // Closed is the device's own lowest position, which is where "close" sends it.
   properties: (device) =>
     typeof device.state.position === "number"
       ? [
@@ -57,7 +58,7 @@ export const coverModeController: AlexaInterface = {
             namespace: NAMESPACE,
             name: "mode",
             instance: GARAGE_DOOR_INSTANCE,
-            value: device.state.position > 0 ? UP : DOWN,
+            value: device.state.position > (writable(device, "position")?.min ?? 0) ? UP : DOWN,
             sources: ["position"],
           },
         ]

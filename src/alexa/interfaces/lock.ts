@@ -1,17 +1,23 @@
 /**
- * Alexa.LockController. The reported state prefers the node's `lock_state` (which knows "jammed");
- * while a lock is still moving, the `locked` param says where it is heading. Alexa asks for the voice
- * PIN before an unlock on its own side.
+ * Alexa.LockController. The reported state is the node's `lock_state` when it declares one (it knows
+ * "jammed"); while the bolt moves, the lock is still where it started, whatever `locked` already says.
+ * Without `lock_state`, `locked` is all there is. Alexa asks for the voice PIN before an unlock itself.
  */
 import { type AlexaDevice, type AlexaInterface, requireWritable, writable } from "../interface.ts";
 import { reportedCapability } from "../messages.ts";
 
 const NAMESPACE = "Alexa.LockController";
-const SETTLED: Record<string, string> = { locked: "LOCKED", unlocked: "UNLOCKED", jammed: "JAMMED" };
+const BOLT: Record<string, string> = {
+  locked: "LOCKED",
+  unlocked: "UNLOCKED",
+  jammed: "JAMMED",
+  locking: "UNLOCKED",
+  unlocking: "LOCKED",
+};
 
 export function lockState(device: AlexaDevice): string | undefined {
-  const settled = typeof device.state.lock_state === "string" ? SETTLED[device.state.lock_state] : undefined;
-  if (settled) return settled;
+  const bolt = typeof device.state.lock_state === "string" ? BOLT[device.state.lock_state] : undefined;
+  if (bolt) return bolt;
   if (typeof device.state.locked === "boolean") return device.state.locked ? "LOCKED" : "UNLOCKED";
   return undefined;
 }

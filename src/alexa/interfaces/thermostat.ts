@@ -6,7 +6,7 @@
  */
 import type { ParamSpec } from "../../model/index.ts";
 import { AlexaError, thermostatError } from "../errors.ts";
-import { type AlexaDevice, type AlexaInterface, declared, requireWritable, writable } from "../interface.ts";
+import { type AlexaDevice, type AlexaInterface, requireWritable, writable } from "../interface.ts";
 import { reportedCapability } from "../messages.ts";
 
 const NAMESPACE = "Alexa.ThermostatController";
@@ -38,9 +38,9 @@ function deltaToCelsius({ value, scale }: { value: number; scale: Scale }): numb
   return scale === "FAHRENHEIT" ? (value * 5) / 9 : value;
 }
 
-/** Rounds to the device's step (0.5 °C by default) and checks its range. */
+/** Rounds to the device's step (0.5 °C by default, whole degrees for an integer setpoint) and checks its range. */
 function setpoint(spec: ParamSpec, celsius: number): number {
-  const step = spec.step ?? 0.5;
+  const step = Math.max(spec.step ?? 0.5, spec.type === "int" ? 1 : 0);
   const rounded = Math.round(Math.round(celsius / step) * step * 100) / 100;
   const min = spec.min ?? CANONICAL_RANGE.min;
   const max = spec.max ?? CANONICAL_RANGE.max;
@@ -74,7 +74,7 @@ export const thermostatController: AlexaInterface = {
   },
   properties: (device) => {
     const out = [];
-    if (declared(device, "target_c") && typeof device.state.target_c === "number") {
+    if (writable(device, "target_c") && typeof device.state.target_c === "number") {
       out.push({
         namespace: NAMESPACE,
         name: "targetSetpoint",
@@ -82,7 +82,7 @@ export const thermostatController: AlexaInterface = {
         sources: ["target_c"],
       });
     }
-    if (declared(device, "mode") && typeof device.state.mode === "string") {
+    if (writable(device, "mode") && typeof device.state.mode === "string") {
       out.push({
         namespace: NAMESPACE,
         name: "thermostatMode",
