@@ -73,6 +73,40 @@ export function requireWritable(device: AlexaDevice, paramId: string): ParamSpec
   return spec;
 }
 
+/** A whole-number property read from one param, or none until the node first reports it. */
+export function wholeNumberProperty(
+  device: AlexaDevice,
+  namespace: string,
+  name: string,
+  paramId: string,
+  instance?: string,
+): PropertyValue[] {
+  const value = device.state[paramId];
+  if (typeof value !== "number") return [];
+  return [{ namespace, name, ...(instance ? { instance } : {}), value: Math.round(value), sources: [paramId] }];
+}
+
+/** A sensor's `detectionState` from a boolean param; `detectedWhen` is the param's value that means DETECTED. */
+export function detectionProperty(
+  device: AlexaDevice,
+  namespace: string,
+  paramId: string,
+  detectedWhen: boolean,
+): PropertyValue[] {
+  const value = device.state[paramId];
+  if (typeof value !== "boolean") return [];
+  const detected = value === detectedWhen ? "DETECTED" : "NOT_DETECTED";
+  return [{ namespace, name: "detectionState", value: detected, sources: [paramId] }];
+}
+
+/** A directive that sets one writable param to a fixed value (TurnOn, Lock…). */
+export function setsParam(paramId: string, value: ParamValue): DirectiveHandler {
+  return (_directive, device) => {
+    requireWritable(device, paramId);
+    return { params: { [paramId]: value } };
+  };
+}
+
 /** The current value of a numeric param, for directives that adjust it by a delta. */
 export function currentNumber(device: AlexaDevice, paramId: string, fallback: number): number {
   const value = device.state[paramId];

@@ -6,7 +6,6 @@
  * unlinked), 429/500/503 (retry ≤ 3×), 400/413 (a bug: do not retry).
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +18,7 @@ import { GrantService } from "../../src/oauth/grants.ts";
 import { Store } from "../../src/store/index.ts";
 import { LogCapture } from "../helpers/bridge.ts";
 import { FakeAmazon, gatewayException } from "../helpers/fake-amazon.ts";
+import { runProcess } from "../helpers/processes.ts";
 
 const CLIENT_ID = "amzn1.application-oa2-client.hearth";
 const CLIENT_SECRET = "skill-messaging-secret-0123456789";
@@ -213,18 +213,13 @@ describe("AcceptGrant", () => {
       process.stdout.write("answered\\n");
       process.kill(process.pid, "SIGKILL");
     `;
-    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script]);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const signal = await new Promise<NodeJS.Signals | null>((resolve) =>
-      child.on("close", (_code, sig) => resolve(sig)),
-    );
+    const { signal, stdout, stderr } = await runProcess(process.execPath, [
+      "--import",
+      "tsx",
+      "--input-type=module",
+      "-e",
+      script,
+    ]);
     assert.equal(signal, "SIGKILL", stderr);
     assert.equal(stdout, "answered\n");
     const reopened = Store.open(dir);

@@ -4,7 +4,7 @@
  * nowhere in the data dir.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +12,7 @@ import { after, before, describe, test } from "node:test";
 import Database from "better-sqlite3";
 import { hashSecret } from "../../src/security/secrets.ts";
 import { databasePath } from "../../src/store/index.ts";
+import { runProcess } from "../helpers/processes.ts";
 
 const BIN = new URL("../../bin/hearth.js", import.meta.url).pathname;
 
@@ -44,20 +45,7 @@ function run(args: string[], input?: string, extraEnv: NodeJS.ProcessEnv = {}): 
 
 /** The same, without blocking: independent refusals run side by side to keep the file quick. */
 function runAsync(args: string[], input = "", extraEnv: NodeJS.ProcessEnv = {}): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env, ...extraEnv } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-    child.stdin.end(input);
-  });
+  return runProcess(process.execPath, [BIN, ...args], { env: { ...process.env, ...env, ...extraEnv }, input });
 }
 
 function query<T>(sql: string): T[] {

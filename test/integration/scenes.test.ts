@@ -6,7 +6,6 @@
  * the same to a user.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import type { SceneRegistryEvent } from "../../src/bus.ts";
 import type { NodeCredentials } from "../../src/devices/node-registry.ts";
@@ -22,6 +21,7 @@ import {
   WARN,
   waitForNode,
 } from "../helpers/integration.ts";
+import { runProcess } from "../helpers/processes.ts";
 
 const BIN = new URL("../../bin/hearth.js", import.meta.url).pathname;
 
@@ -53,20 +53,7 @@ interface CliResult {
 
 /** Runs `hearth` as a user does. Never spawnSync: the daemon it talks to runs in this very process. */
 function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-    child.stdin.end();
-  });
+  return runProcess(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
 }
 
 for (const kind of BROKER_KINDS) {

@@ -1,5 +1,13 @@
 /** Alexa.BrightnessController: a light's brightness, set or adjusted ("dim the kitchen light"). */
-import { type AlexaInterface, clamp, currentNumber, payloadNumber, requireWritable, writable } from "../interface.ts";
+import {
+  type AlexaInterface,
+  clamp,
+  currentNumber,
+  payloadNumber,
+  requireWritable,
+  wholeNumberProperty,
+  writable,
+} from "../interface.ts";
 import { reportedCapability } from "../messages.ts";
 import { withLightOn } from "./light-power.ts";
 
@@ -9,17 +17,7 @@ export const brightnessController: AlexaInterface = {
   namespace: NAMESPACE,
   appliesTo: (device) => device.type === "light" && writable(device, "brightness") !== undefined,
   capabilities: () => [reportedCapability(NAMESPACE, ["brightness"])],
-  properties: (device) =>
-    typeof device.state.brightness === "number"
-      ? [
-          {
-            namespace: NAMESPACE,
-            name: "brightness",
-            value: Math.round(device.state.brightness),
-            sources: ["brightness"],
-          },
-        ]
-      : [],
+  properties: (device) => wholeNumberProperty(device, NAMESPACE, "brightness", "brightness"),
   directives: {
     SetBrightness: (directive, device) => ({
       params: withLightOn(device, { brightness: payloadNumber(directive, "brightness") }),

@@ -3,7 +3,14 @@
  * Decrease carry no amount; Hearth steps by 500 K within the light's declared range.
  */
 import { AlexaError } from "../errors.ts";
-import { type AlexaInterface, clamp, payloadNumber, requireWritable, writable } from "../interface.ts";
+import {
+  type AlexaInterface,
+  clamp,
+  payloadNumber,
+  requireWritable,
+  wholeNumberProperty,
+  writable,
+} from "../interface.ts";
 import { reportedCapability } from "../messages.ts";
 import { withLightOn } from "./light-power.ts";
 
@@ -30,17 +37,7 @@ export const colorTemperatureController: AlexaInterface = {
   namespace: NAMESPACE,
   appliesTo: (device) => device.type === "light" && writable(device, "ct_k") !== undefined,
   capabilities: () => [reportedCapability(NAMESPACE, ["colorTemperatureInKelvin"])],
-  properties: (device) =>
-    typeof device.state.ct_k === "number"
-      ? [
-          {
-            namespace: NAMESPACE,
-            name: "colorTemperatureInKelvin",
-            value: Math.round(device.state.ct_k),
-            sources: ["ct_k"],
-          },
-        ]
-      : [],
+  properties: (device) => wholeNumberProperty(device, NAMESPACE, "colorTemperatureInKelvin", "ct_k"),
   directives: {
     SetColorTemperature: (directive, device) => ({
       params: withLightOn(device, { ct_k: payloadNumber(directive, "colorTemperatureInKelvin") }),

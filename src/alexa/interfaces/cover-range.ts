@@ -11,6 +11,7 @@ import {
   currentNumber,
   payloadNumber,
   requireWritable,
+  wholeNumberProperty,
   writable,
 } from "../interface.ts";
 import { type Directive, reportedCapability } from "../messages.ts";
@@ -77,18 +78,7 @@ export const coverRangeController: AlexaInterface = {
       }),
     ];
   },
-  properties: (device) =>
-    typeof device.state.position === "number"
-      ? [
-          {
-            namespace: NAMESPACE,
-            name: "rangeValue",
-            instance: COVER_POSITION_INSTANCE,
-            value: Math.round(device.state.position),
-            sources: ["position"],
-          },
-        ]
-      : [],
+  properties: (device) => wholeNumberProperty(device, NAMESPACE, "rangeValue", "position", COVER_POSITION_INSTANCE),
   directives: {
     SetRangeValue: (directive) => {
       checkInstance(directive);

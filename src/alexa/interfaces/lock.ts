@@ -3,7 +3,7 @@
  * "jammed"); while the bolt moves, the lock is still where it started, whatever `locked` already says.
  * Without `lock_state`, `locked` is all there is. Alexa asks for the voice PIN before an unlock itself.
  */
-import { type AlexaDevice, type AlexaInterface, requireWritable, writable } from "../interface.ts";
+import { type AlexaDevice, type AlexaInterface, setsParam, writable } from "../interface.ts";
 import { reportedCapability } from "../messages.ts";
 
 const NAMESPACE = "Alexa.LockController";
@@ -31,13 +31,7 @@ export const lockController: AlexaInterface = {
     return value ? [{ namespace: NAMESPACE, name: "lockState", value, sources: ["locked", "lock_state"] }] : [];
   },
   directives: {
-    Lock: (_directive, device) => {
-      requireWritable(device, "locked");
-      return { params: { locked: true } };
-    },
-    Unlock: (_directive, device) => {
-      requireWritable(device, "locked");
-      return { params: { locked: false } };
-    },
+    Lock: setsParam("locked", true),
+    Unlock: setsParam("locked", false),
   },
 };

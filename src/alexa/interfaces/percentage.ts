@@ -1,5 +1,13 @@
 /** Alexa.PercentageController: a fan's speed ("set the fan to 60 percent"). */
-import { type AlexaInterface, clamp, currentNumber, payloadNumber, requireWritable, writable } from "../interface.ts";
+import {
+  type AlexaInterface,
+  clamp,
+  currentNumber,
+  payloadNumber,
+  requireWritable,
+  wholeNumberProperty,
+  writable,
+} from "../interface.ts";
 import { reportedCapability } from "../messages.ts";
 
 const NAMESPACE = "Alexa.PercentageController";
@@ -8,17 +16,7 @@ export const percentageController: AlexaInterface = {
   namespace: NAMESPACE,
   appliesTo: (device) => device.type === "fan" && writable(device, "speed_pct") !== undefined,
   capabilities: () => [reportedCapability(NAMESPACE, ["percentage"])],
-  properties: (device) =>
-    typeof device.state.speed_pct === "number"
-      ? [
-          {
-            namespace: NAMESPACE,
-            name: "percentage",
-            value: Math.round(device.state.speed_pct),
-            sources: ["speed_pct"],
-          },
-        ]
-      : [],
+  properties: (device) => wholeNumberProperty(device, NAMESPACE, "percentage", "speed_pct"),
   directives: {
     SetPercentage: (directive) => ({ params: { speed_pct: payloadNumber(directive, "percentage") } }),
     AdjustPercentage: (directive, device) => {

@@ -1,5 +1,5 @@
 /** Alexa.PowerController: on and off, for everything with an `on` param (switches, plugs, lights, fans). */
-import { type AlexaInterface, requireWritable, writable } from "../interface.ts";
+import { type AlexaInterface, setsParam, writable } from "../interface.ts";
 import { reportedCapability } from "../messages.ts";
 
 const NAMESPACE = "Alexa.PowerController";
@@ -13,13 +13,7 @@ export const powerController: AlexaInterface = {
       ? [{ namespace: NAMESPACE, name: "powerState", value: device.state.on ? "ON" : "OFF", sources: ["on"] }]
       : [],
   directives: {
-    TurnOn: (_directive, device) => {
-      requireWritable(device, "on");
-      return { params: { on: true } };
-    },
-    TurnOff: (_directive, device) => {
-      requireWritable(device, "on");
-      return { params: { on: false } };
-    },
+    TurnOn: setsParam("on", true),
+    TurnOff: setsParam("on", false),
   },
 };

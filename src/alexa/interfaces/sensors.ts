@@ -3,7 +3,7 @@
  * and motion. They have no directives; Alexa reads them with ReportState and, because they are reported
  * proactively, can use contact and motion sensors as routine triggers.
  */
-import { type AlexaDevice, type AlexaInterface, declared } from "../interface.ts";
+import { type AlexaDevice, type AlexaInterface, declared, detectionProperty } from "../interface.ts";
 import { reportedCapability } from "../messages.ts";
 
 const TEMPERATURE = "Alexa.TemperatureSensor";
@@ -34,17 +34,7 @@ export const contactSensor: AlexaInterface = {
   appliesTo: (device) => device.type === "sensor" && declared(device, "contact") !== undefined,
   capabilities: () => [reportedCapability(CONTACT, ["detectionState"])],
   // The model's `contact: true` means the two parts touch: a closed door. Alexa's DETECTED means open.
-  properties: (device) =>
-    typeof device.state.contact === "boolean"
-      ? [
-          {
-            namespace: CONTACT,
-            name: "detectionState",
-            value: device.state.contact ? "NOT_DETECTED" : "DETECTED",
-            sources: ["contact"],
-          },
-        ]
-      : [],
+  properties: (device) => detectionProperty(device, CONTACT, "contact", false),
   directives: {},
 };
 
@@ -52,16 +42,6 @@ export const motionSensor: AlexaInterface = {
   namespace: MOTION,
   appliesTo: (device) => device.type === "sensor" && declared(device, "motion") !== undefined,
   capabilities: () => [reportedCapability(MOTION, ["detectionState"])],
-  properties: (device) =>
-    typeof device.state.motion === "boolean"
-      ? [
-          {
-            namespace: MOTION,
-            name: "detectionState",
-            value: device.state.motion ? "DETECTED" : "NOT_DETECTED",
-            sources: ["motion"],
-          },
-        ]
-      : [],
+  properties: (device) => detectionProperty(device, MOTION, "motion", true),
   directives: {},
 };
