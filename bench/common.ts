@@ -1,0 +1,653 @@
+/**
+ * What the benchmarks share: option parsing helpers, the closed-loop load runner, percentiles, RSS and CPU
+ * meters, a keep-alive HTTP client, a daemon with simulated lights, the teardown of everything a run started,
+ * the results table and the results file.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import http from "node:http";
+import { cpus } from "node:os";
+import { dirname, join, relative } from "node:path";
+import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { SimFleet } from "../src/sim/index.ts";
+import { type BrokerKind, TestBridge } from "../test/helpers/bridge.ts";
+
+/** The daemon answers a command within `commands.timeoutMs`; the client allows some more before giving up. */
+export const COMMAND_TIMEOUT_MS = 5_000;
+export const CLIENT_TIMEOUT_MS = COMMAND_TIMEOUT_MS + 5_000;
+export const ONLINE_TIMEOUT_MS = 20_000;
+/** A component that does not stop within this is reported and left to the process exit. */
+export const STOP_TIMEOUT_MS = 10_000;
+const RSS_SAMPLE_MS = 50;
+export const MIB = 1024 * 1024;
+export const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), "results");
+
+// ---------------------------------------------------------------------------------------------------------------
+// Options
+
+/** A bad option: the run prints it with the help text and exits with 2. */
+export class UsageError extends Error {}
+
+export function integer(name: string, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new UsageError(`${name} must be an integer from ${min} to ${max}, not "${text}"`);
+  }
+  return value;
+}
+
+export function list(name: string, text: string, min: number, max: number): number[] {
+  return text.split(",").map((part) => integer(name, part.trim(), min, max));
+}
+
+/** A comma-separated subset of `known`, each named once, in the order of `known`. */
+export function subset<T extends string>(name: string, text: string, known: readonly T[]): T[] {
+  const wanted = text.split(",").map((s) => s.trim());
+  for (const item of wanted) {
+    if (!(known as readonly string[]).includes(item)) {
+      throw new UsageError(`unknown ${name} "${item}" (known: ${known.join(", ")})`);
+    }
+  }
+  return known.filter((k) => wanted.includes(k));
+}
+
+export interface Level {
+  concurrency: number;
+  requests: number;
+}
+
+/**
+ * Concurrency levels with their measured requests: `requestsText` holds one value for all levels or one per
+ * level; without it each level gets `defaultRequests(concurrency)`.
+ */
+export function parseLevels(
+  concurrency: number[],
+  requestsText: string | undefined,
+  defaultRequests: (concurrency: number) => number,
+  maxRequests: number,
+): Level[] {
+  const requests =
+    requestsText === undefined ? concurrency.map(defaultRequests) : list("--requests", requestsText, 1, maxRequests);
+  if (requests.length !== 1 && requests.length !== concurrency.length) {
+    throw new UsageError(`--requests needs one value or one per concurrency level (${concurrency.length})`);
+  }
+  return concurrency.map((c, i) => ({
+    concurrency: c,
+    requests: (requests.length === 1 ? requests[0] : requests[i]) as number,
+  }));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Measurement
+
+export interface PhaseResult<S extends string = string> {
+  system: S;
+  concurrency: number;
+  requests: number;
+  warmup: number;
+  durationMs: number;
+  commandsPerSecond: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  meanMs: number;
+  errors: number;
+  errorSamples: string[];
+  rssStartMiB: number;
+  rssPeakMiB: number;
+  /** This process's CPU time (user + system) over wall time: 100 means one core busy the whole phase. */
+  cpuPercent: number;
+  /** The same for the mosquitto child, when one runs (Linux only, else null). */
+  brokerCpuPercent: number | null;
+  /** Everything else the machine ran meanwhile (Linux only): other processes compete for the same cores. */
+  otherCpuPercent: number | null;
+  /** Time the hypervisor gave this VM's CPUs to someone else (Linux only). */
+  stealPercent: number | null;
+}
+
+/** Sends request number `i`; resolves when its answer is complete and correct, rejects otherwise. */
+export type Issue = (i: number) => Promise<void>;
+
+/** Samples the process RSS on a timer, because the peak during a phase is what a small host must hold. */
+export class RssSampler {
+  private peak = process.memoryUsage.rss();
+  private readonly timer = setInterval(() => this.sample(), RSS_SAMPLE_MS);
+  readonly start = this.peak;
+
+  private sample(): void {
+    this.peak = Math.max(this.peak, process.memoryUsage.rss());
+  }
+
+  stop(): number {
+    clearInterval(this.timer);
+    this.sample();
+    return this.peak;
+  }
+}
+
+/** CPU time counters read from /proc (Linux), in clock ticks. */
+interface ProcTicks {
+  busy: number;
+  steal: number;
+  total: number;
+  broker: number | undefined;
+}
+
+/** USER_HZ: 100 on every Linux architecture Node supports. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+function readProcTicks(brokerPid: number | undefined): ProcTicks | undefined {
+  try {
+    const fields = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "").trim().split(/\s+/).slice(1).map(Number);
+    const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = fields;
+    let broker: number | undefined;
+    if (brokerPid !== undefined) {
+      // Fields after the parenthesised command name; utime and stime are fields 14 and 15 of the whole line.
+      const stat = readFileSync(`/proc/${brokerPid}/stat`, "utf8");
+      const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      broker = Number(rest[11]) + Number(rest[12]);
+    }
+    return {
+      busy: user + nice + system + irq + softirq,
+      steal,
+      total: user + nice + system + idle + iowait + irq + softirq + steal,
+      broker,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pid of this process's child running `command` (the mosquitto the test helper spawned), if any. */
+export function findChildPid(command: string): number | undefined {
+  try {
+    for (const entry of readdirSync("/proc")) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+        const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+        const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+        if (name === command && ppid === process.pid) return Number(entry);
+      } catch {
+        // the process ended while the list was read
+      }
+    }
+  } catch {
+    // no /proc: not Linux
+  }
+  return undefined;
+}
+
+/** What one measured block of requests used: wall time, this process's CPU, the broker's, the machine's. */
+interface CpuSample {
+  wallMs: number;
+  selfMs: number;
+  /** null when there is no broker child or no /proc. */
+  brokerMs: number | null;
+  /** Machine-wide ticks from /proc/stat (null without it). */
+  ticks: { busy: number; steal: number; total: number } | null;
+}
+
+/**
+ * Measures the CPU used during one block of requests, split into this process, the broker child and everything
+ * else on the machine. On a shared 2-core machine a busy neighbour changes every figure, so the table shows how
+ * much there was.
+ */
+class CpuMeter {
+  private readonly self = process.cpuUsage();
+  private readonly proc: ProcTicks | undefined;
+  private readonly started = performance.now();
+
+  constructor(private readonly brokerPid: number | undefined) {
+    this.proc = readProcTicks(brokerPid);
+  }
+
+  stop(): CpuSample {
+    const wallMs = performance.now() - this.started;
+    const selfUsage = process.cpuUsage(this.self);
+    const selfMs = (selfUsage.user + selfUsage.system) / 1000;
+    const start = this.proc;
+    const end = readProcTicks(this.brokerPid);
+    if (!start || !end || end.total <= start.total) return { wallMs, selfMs, brokerMs: null, ticks: null };
+    const brokerMs =
+      end.broker !== undefined && start.broker !== undefined
+        ? ((end.broker - start.broker) / CLOCK_TICKS_PER_SECOND) * 1000
+        : null;
+    const ticks = { busy: end.busy - start.busy, steal: end.steal - start.steal, total: end.total - start.total };
+    return { wallMs, selfMs, brokerMs, ticks };
+  }
+}
+
+/** CPU percentages over one or more blocks: 100 = one core busy for the blocks' whole wall time. */
+function cpuPercents(samples: readonly CpuSample[]): {
+  self: number;
+  broker: number | null;
+  other: number | null;
+  steal: number | null;
+} {
+  const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+  const wallMs = sum(samples.map((s) => s.wallMs));
+  const self = (sum(samples.map((s) => s.selfMs)) / wallMs) * 100;
+  if (samples.some((s) => s.ticks === null)) return { self, broker: null, other: null, steal: null };
+  const ticks = samples.map((s) => s.ticks as NonNullable<CpuSample["ticks"]>);
+  const total = sum(ticks.map((t) => t.total));
+  // /proc/stat totals are summed over all CPUs, so the share of all ticks times the CPU count is in cores.
+  const cores = (part: number) => (part / total) * cpus().length * 100;
+  const busy = cores(sum(ticks.map((t) => t.busy)));
+  const broker = samples.every((s) => s.brokerMs !== null)
+    ? (sum(samples.map((s) => s.brokerMs as number)) * 100) / wallMs
+    : null;
+  return {
+    self,
+    broker,
+    other: Math.max(0, busy - self - (broker ?? 0)),
+    steal: cores(sum(ticks.map((t) => t.steal))),
+  };
+}
+
+interface LoadOutcome {
+  latencies: Float64Array;
+  errors: number;
+  errorSamples: string[];
+  elapsedMs: number;
+}
+
+/**
+ * A closed loop: `concurrency` workers each send a request, wait for its answer and send the next, until
+ * `total` requests were sent. Every request's latency counts, failed ones included (a timeout shows in max).
+ */
+async function runLoad(
+  total: number,
+  concurrency: number,
+  first: number,
+  issue: Issue,
+  timeoutMs: number,
+): Promise<LoadOutcome> {
+  const latencies = new Float64Array(total);
+  const errorSamples: string[] = [];
+  let errors = 0;
+  let next = 0;
+  let abandoned = false;
+  const worker = async () => {
+    while (!abandoned && next < total) {
+      const index = next++;
+      const started = performance.now();
+      try {
+        await issue(first + index);
+      } catch (error) {
+        errors++;
+        if (errorSamples.length < 5) errorSamples.push((error as Error).message);
+      }
+      latencies[index] = performance.now() - started;
+    }
+  };
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      abandoned = true;
+      reject(new Error(`a phase of ${total} requests took longer than ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+  });
+  try {
+    await Promise.race([Promise.all(Array.from({ length: Math.min(concurrency, total) }, worker)), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+  return { latencies, errors, errorSamples, elapsedMs: performance.now() - started };
+}
+
+/** Nearest-rank percentile of sorted values. */
+export function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))] as number;
+}
+
+export const round = (value: number, digits: number) => Number(value.toFixed(digits));
+
+/** Warm-up (not measured), then the measured phase, at one concurrency level. */
+export async function measure<S extends string>(
+  system: S,
+  level: Level,
+  options: { warmup: number; phaseTimeoutMs: number },
+  counter: { next: number },
+  issue: Issue,
+  brokerPid?: number,
+): Promise<PhaseResult<S>> {
+  const [result] = await measureInterleaved([{ system, counter, issue }], level, { ...options, rounds: 1 }, brokerPid);
+  return result as PhaseResult<S>;
+}
+
+/** One system of an interleaved measurement: its requests and where its request numbers continue. */
+export interface Contender<S extends string> {
+  system: S;
+  counter: { next: number };
+  issue: Issue;
+}
+
+/**
+ * Several systems measured against each other at one concurrency level: each warms up, then the measured
+ * requests run in `rounds` blocks that take turns (A, B, C, A, B, C…), so that a neighbour's burst of CPU on a
+ * shared machine lands on every system alike instead of on whichever ran at the time. A block is a closed loop
+ * of its own; each system's figures are over all of its blocks.
+ */
+export async function measureInterleaved<S extends string>(
+  contenders: ReadonlyArray<Contender<S>>,
+  level: Level,
+  options: { warmup: number; phaseTimeoutMs: number; rounds: number },
+  brokerPid?: number,
+): Promise<Array<PhaseResult<S>>> {
+  if (options.warmup > 0) {
+    for (const { system, counter, issue } of contenders) {
+      const warm = await runLoad(options.warmup, level.concurrency, counter.next, issue, options.phaseTimeoutMs);
+      counter.next += options.warmup;
+      if (warm.errors > 0)
+        throw new Error(`${system}: ${warm.errors} warm-up requests failed, first: ${warm.errorSamples[0]}`);
+    }
+  }
+  const rounds = Math.max(1, Math.min(options.rounds, level.requests));
+  const blockSize = (turn: number) =>
+    Math.floor(((turn + 1) * level.requests) / rounds) - Math.floor((turn * level.requests) / rounds);
+  const measured = contenders.map(() => ({
+    latencies: new Float64Array(level.requests),
+    filled: 0,
+    errors: 0,
+    errorSamples: [] as string[],
+    elapsedMs: 0,
+    cpu: [] as CpuSample[],
+    rssStart: 0,
+    rssPeak: 0,
+  }));
+  for (let turn = 0; turn < rounds; turn++) {
+    for (const [index, { counter, issue }] of contenders.entries()) {
+      const into = measured[index] as (typeof measured)[number];
+      const size = blockSize(turn);
+      const rss = new RssSampler();
+      const meter = new CpuMeter(brokerPid);
+      let outcome: LoadOutcome;
+      try {
+        outcome = await runLoad(size, level.concurrency, counter.next, issue, options.phaseTimeoutMs);
+      } finally {
+        const peak = rss.stop();
+        if (turn === 0) into.rssStart = rss.start;
+        into.rssPeak = Math.max(into.rssPeak, peak);
+      }
+      into.cpu.push(meter.stop());
+      counter.next += size;
+      into.latencies.set(outcome.latencies, into.filled);
+      into.filled += size;
+      into.errors += outcome.errors;
+      for (const sample of outcome.errorSamples) if (into.errorSamples.length < 5) into.errorSamples.push(sample);
+      into.elapsedMs += outcome.elapsedMs;
+    }
+  }
+  const percent = (value: number | null) => (value === null ? null : round(value, 0));
+  return contenders.map(({ system }, index) => {
+    const m = measured[index] as (typeof measured)[number];
+    const cpu = cpuPercents(m.cpu);
+    const sorted = m.latencies.slice().sort();
+    const sum = m.latencies.reduce((a, b) => a + b, 0);
+    return {
+      system,
+      concurrency: level.concurrency,
+      requests: level.requests,
+      warmup: options.warmup,
+      durationMs: round(m.elapsedMs, 1),
+      commandsPerSecond: round((level.requests / m.elapsedMs) * 1000, 0),
+      p50Ms: round(percentile(sorted, 50), 3),
+      p90Ms: round(percentile(sorted, 90), 3),
+      p99Ms: round(percentile(sorted, 99), 3),
+      maxMs: round(sorted[sorted.length - 1] ?? Number.NaN, 3),
+      meanMs: round(sum / level.requests, 3),
+      errors: m.errors,
+      errorSamples: m.errorSamples,
+      rssStartMiB: round(m.rssStart / MIB, 1),
+      rssPeakMiB: round(m.rssPeak / MIB, 1),
+      cpuPercent: round(cpu.self, 0),
+      brokerCpuPercent: percent(cpu.broker),
+      otherCpuPercent: percent(cpu.other),
+      stealPercent: percent(cpu.steal),
+    };
+  });
+}
+
+/** Progress on stderr, so stdout holds only the final table. */
+export function report<R extends PhaseResult>(result: R, label: string = result.system): R {
+  process.stderr.write(
+    `  ${label} c=${result.concurrency}: ${result.commandsPerSecond} cmd/s, p50 ${result.p50Ms} ms, ` +
+      `p99 ${result.p99Ms} ms, errors ${result.errors}\n`,
+  );
+  return result;
+}
+
+export async function waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// HTTP
+
+export interface HttpAnswer {
+  status: number;
+  text: string;
+  /** Size of the body as received. */
+  bytes: number;
+}
+
+/** One request on a keep-alive agent; resolves with whatever status came back, rejects on a network error. */
+export function httpRequest(
+  agent: http.Agent,
+  base: URL,
+  request: { method: string; path: string; headers?: Record<string, string>; body?: string },
+): Promise<HttpAnswer> {
+  const headers: Record<string, string | number> = { ...request.headers };
+  if (request.body !== undefined) headers["content-length"] = Buffer.byteLength(request.body);
+  return new Promise((resolve, reject) => {
+    const outgoing = http.request(
+      {
+        agent,
+        host: base.hostname,
+        port: base.port,
+        method: request.method,
+        path: request.path,
+        headers,
+        timeout: CLIENT_TIMEOUT_MS,
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on("data", (chunk: Buffer) => chunks.push(chunk));
+        response.on("error", reject);
+        response.on("end", () => {
+          const body = Buffer.concat(chunks);
+          resolve({ status: response.statusCode ?? 0, text: body.toString("utf8"), bytes: body.length });
+        });
+      },
+    );
+    outgoing.on("timeout", () => outgoing.destroy(new Error(`no HTTP answer within ${CLIENT_TIMEOUT_MS} ms`)));
+    outgoing.on("error", reject);
+    outgoing.end(request.body);
+  });
+}
+
+/** A 200 answer's body as JSON; anything else rejects with the start of what arrived. */
+export function jsonOf<T>(answer: HttpAnswer): T {
+  if (answer.status !== 200) throw new Error(`HTTP ${answer.status}: ${answer.text.slice(0, 200)}`);
+  try {
+    return JSON.parse(answer.text) as T;
+  } catch {
+    throw new Error(`answer is not JSON: ${answer.text.slice(0, 200)}`);
+  }
+}
+
+/**
+ * One command through the admin API, `{"params":{"on":true,"brightness":n}}`; resolves only for a 200
+ * carrying the confirmed brightness.
+ */
+export async function postCommand(
+  agent: http.Agent,
+  base: URL,
+  token: string,
+  deviceId: string,
+  brightness: number,
+): Promise<void> {
+  const answer = await httpRequest(agent, base, {
+    method: "POST",
+    path: `/api/v1/devices/${deviceId}/commands`,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({ params: { on: true, brightness } }),
+  });
+  const parsed = jsonOf<{ status?: string; state?: { brightness?: number } }>(answer);
+  if (parsed.status !== "ok" || parsed.state?.brightness !== brightness) {
+    throw new Error(`unexpected answer: ${answer.text.slice(0, 200)}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// A daemon with simulated lights
+
+export interface Cleanups {
+  add(name: string, stop: () => Promise<void> | void): void;
+}
+
+/**
+ * Everything a run started, stopped newest first: at the end, after a part of the run (`unwind(mark)`), on
+ * failure and on Ctrl-C. A failure to stop is reported but does not stop the rest.
+ */
+export class Teardown implements Cleanups {
+  private readonly stack: Array<{ name: string; stop: () => Promise<void> | void }> = [];
+
+  add(name: string, stop: () => Promise<void> | void): void {
+    this.stack.push({ name, stop });
+  }
+
+  /** What `unwind` goes back to: everything added after this point. */
+  get mark(): number {
+    return this.stack.length;
+  }
+
+  async unwind(downTo = 0): Promise<void> {
+    while (this.stack.length > downTo) {
+      const entry = this.stack.pop() as { name: string; stop: () => Promise<void> | void };
+      let timer: NodeJS.Timeout | undefined;
+      const tooSlow = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`not stopped within ${STOP_TIMEOUT_MS / 1000} s`)), STOP_TIMEOUT_MS);
+      });
+      try {
+        await Promise.race([entry.stop(), tooSlow]);
+      } catch (error) {
+        process.stderr.write(`warning: could not stop ${entry.name}: ${(error as Error).message}\n`);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  }
+
+  /** On SIGINT or SIGTERM: stop everything, then exit with 130. */
+  stopOnSignals(): void {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.stderr.write(`\n${signal}: stopping\n`);
+      void this.unwind().finally(() => process.exit(130));
+    };
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+  }
+}
+
+export function nodeIds(count: number): string[] {
+  const width = String(count).length;
+  return Array.from({ length: count }, (_, i) => `bench-${String(i + 1).padStart(Math.max(2, width), "0")}`);
+}
+
+export interface HearthRig {
+  bridge: TestBridge;
+  /** The mosquitto child's pid, for its CPU figures. */
+  brokerPid: number | undefined;
+  fleet: SimFleet;
+  credentials: Array<{ nodeId: string; password: string }>;
+  /** An admin token. */
+  token: string;
+}
+
+/** A daemon on `kind` with `nodes` simulated nodes of one light each, all online. */
+export async function startHearth(
+  kind: BrokerKind,
+  nodes: number,
+  cleanups: Cleanups,
+  settings: Record<string, unknown> = {},
+): Promise<HearthRig> {
+  const bridge = await TestBridge.start(kind, {
+    // warn: request logs at info would cost more than the command itself; warnings still show problems.
+    settings: { logLevel: "warn", "commands.timeoutMs": COMMAND_TIMEOUT_MS, ...settings },
+  });
+  cleanups.add(`hearth/${kind} daemon`, () => bridge.stop());
+  const credentials: Array<{ nodeId: string; password: string }> = [];
+  for (const nodeId of nodeIds(nodes)) {
+    const { password } = await bridge.addNode(nodeId);
+    credentials.push({ nodeId, password });
+  }
+  const fleet = await SimFleet.start({ url: bridge.mqttUrl, nodes: credentials, devices: ["light"] });
+  cleanups.add(`hearth/${kind} simulated nodes`, () => fleet.stop());
+  const store = bridge.daemon.store;
+  await waitUntil(
+    () => credentials.every(({ nodeId }) => store.devices.get(`${nodeId}.light`)?.online === true),
+    ONLINE_TIMEOUT_MS,
+    `${nodes} simulated lights to be online in hearth/${kind}`,
+  );
+  const token = store.adminTokens.create("bench", Date.now()).token;
+  const brokerPid = kind === "mosquitto" ? findChildPid("mosquitto") : undefined;
+  return { bridge, brokerPid, fleet, credentials, token };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reporting
+
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join("  ");
+  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+}
+
+export function machine(mosquittoVersion: string | undefined, loadGenerator: string) {
+  const cpuList = cpus();
+  return {
+    cpus: cpuList.length,
+    cpuModel: cpuList[0]?.model ?? "unknown",
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    mosquitto: mosquittoVersion ?? null,
+    loadGenerator,
+  };
+}
+
+export function mosquittoVersionOf(logs: string): string | undefined {
+  return /mosquitto version (\S+) running/.exec(logs)?.[1];
+}
+
+/** Writes `bench/results/<benchmark>-<timestamp>.json`; returns its path relative to the working directory. */
+export async function writeResults(benchmark: string, content: object): Promise<string> {
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const file = join(RESULTS_DIR, `${benchmark}-${stamp}.json`);
+  await mkdir(RESULTS_DIR, { recursive: true });
+  await writeFile(file, `${JSON.stringify(content, null, 2)}\n`);
+  return relative(process.cwd(), file);
+}
+
+/** Runs a benchmark's main and exits with its code, whatever is still open (a stray socket or timer). */
+export function runMain(main: () => Promise<number>): void {
+  main().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`bench failed: ${(error as Error).stack ?? String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}
