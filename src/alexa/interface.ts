@@ -107,8 +107,17 @@ export function setsParam(paramId: string, value: ParamValue): DirectiveHandler 
   };
 }
 
-/** The current value of a numeric param, for directives that adjust it by a delta. */
-export function currentNumber(device: AlexaDevice, paramId: string, fallback: number): number {
-  const value = device.state[paramId];
-  return typeof value === "number" ? value : fallback;
+/**
+ * A writable param's current value moved by `delta` and kept inside the device's declared range: a
+ * relative change lands at the edge rather than failing there ("brighter" at 95 % means 100 %).
+ */
+export function adjustedValue(
+  device: AlexaDevice,
+  paramId: string,
+  delta: number,
+  canonical: { min: number; max: number },
+): number {
+  const spec = requireWritable(device, paramId);
+  const current = device.state[paramId];
+  return clamp(Math.round((typeof current === "number" ? current : canonical.min) + delta), spec, canonical);
 }

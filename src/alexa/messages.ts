@@ -32,6 +32,22 @@ export const DirectiveSchema = z.object({
 });
 export type Directive = z.infer<typeof DirectiveSchema>["directive"];
 
+const parsedBodies = new WeakMap<object, ReturnType<typeof DirectiveSchema.safeParse>>();
+
+/**
+ * Parses a request body as a directive, once: the route reads the token from it before the router
+ * handles it, and a directive is checked against the schema a single time per request.
+ */
+export function parseDirective(body: unknown): ReturnType<typeof DirectiveSchema.safeParse> {
+  if (typeof body !== "object" || body === null) return DirectiveSchema.safeParse(body);
+  let parsed = parsedBodies.get(body);
+  if (!parsed) {
+    parsed = DirectiveSchema.safeParse(body);
+    parsedBodies.set(body, parsed);
+  }
+  return parsed;
+}
+
 /** What can be read from a body that is not a valid directive, to address the error answer. */
 export interface DirectiveAddress {
   correlationToken?: string;

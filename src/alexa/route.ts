@@ -11,7 +11,7 @@ import type { Logger } from "../log.ts";
 import { bearerToken, requireBearer, type TokenAuthenticator, type UnauthorizedResponder } from "../oauth/bearer.ts";
 import { hashSecret, verifySecret } from "../security/secrets.ts";
 import { AlexaError } from "./errors.ts";
-import { addressOf, DirectiveSchema, directiveToken } from "./messages.ts";
+import { addressOf, directiveToken, parseDirective } from "./messages.ts";
 import { errorResponse } from "./responses.ts";
 import type { AlexaSmartHome } from "./smart-home.ts";
 
@@ -31,7 +31,7 @@ function isAcceptGrant(body: unknown): boolean {
 }
 
 function tokenOf(req: Request): string | undefined {
-  const parsed = DirectiveSchema.safeParse(req.body);
+  const parsed = parseDirective(req.body);
   return (parsed.success ? directiveToken(parsed.data.directive) : undefined) ?? bearerToken(req);
 }
 

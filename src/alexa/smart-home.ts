@@ -26,7 +26,7 @@ import {
 import { AlexaError, toAlexaError } from "./errors.ts";
 import type { AcceptGrantError, AlexaEventGateway } from "./event-gateway.ts";
 import type { AlexaDevice } from "./interface.ts";
-import { type AlexaEvent, addressOf, type Directive, DirectiveSchema, PAYLOAD_VERSION } from "./messages.ts";
+import { type AlexaEvent, addressOf, type Directive, PAYLOAD_VERSION, parseDirective } from "./messages.ts";
 import { deviceProperties } from "./properties.ts";
 import {
   acceptGrantResponse,
@@ -76,7 +76,7 @@ export class AlexaSmartHome {
 
   /** Answers one directive body on behalf of an authenticated user. Never rejects. */
   async handle(body: unknown, principal: Authenticated): Promise<AlexaEvent> {
-    const parsed = DirectiveSchema.safeParse(body);
+    const parsed = parseDirective(body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const where = issue?.path.length ? issue.path.join(".") : "the body";

@@ -7,10 +7,8 @@ import { AlexaError } from "../errors.ts";
 import {
   type AlexaDevice,
   type AlexaInterface,
-  clamp,
-  currentNumber,
+  adjustedValue,
   payloadNumber,
-  requireWritable,
   wholeNumberProperty,
   writable,
 } from "../interface.ts";
@@ -86,11 +84,10 @@ export const coverRangeController: AlexaInterface = {
     },
     AdjustRangeValue: (directive, device) => {
       checkInstance(directive);
-      const spec = requireWritable(device, "position");
       let delta = payloadNumber(directive, "rangeValueDelta");
       // "Lower the blind" without an amount: Alexa marks the delta as its default, Hearth uses its own step.
       if (directive.payload.rangeValueDeltaDefault === true) delta = Math.sign(delta || 1) * DEFAULT_STEP;
-      return { params: { position: clamp(Math.round(currentNumber(device, "position", 0) + delta), spec, FULL) } };
+      return { params: { position: adjustedValue(device, "position", delta, FULL) } };
     },
   },
 };

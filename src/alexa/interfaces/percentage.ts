@@ -1,13 +1,5 @@
 /** Alexa.PercentageController: a fan's speed ("set the fan to 60 percent"). */
-import {
-  type AlexaInterface,
-  clamp,
-  currentNumber,
-  payloadNumber,
-  requireWritable,
-  wholeNumberProperty,
-  writable,
-} from "../interface.ts";
+import { type AlexaInterface, adjustedValue, payloadNumber, wholeNumberProperty, writable } from "../interface.ts";
 import { reportedCapability } from "../messages.ts";
 
 const NAMESPACE = "Alexa.PercentageController";
@@ -20,13 +12,8 @@ export const percentageController: AlexaInterface = {
   directives: {
     SetPercentage: (directive) => ({ params: { speed_pct: payloadNumber(directive, "percentage") } }),
     AdjustPercentage: (directive, device) => {
-      const spec = requireWritable(device, "speed_pct");
       const delta = payloadNumber(directive, "percentageDelta");
-      return {
-        params: {
-          speed_pct: clamp(Math.round(currentNumber(device, "speed_pct", 0) + delta), spec, { min: 0, max: 100 }),
-        },
-      };
+      return { params: { speed_pct: adjustedValue(device, "speed_pct", delta, { min: 0, max: 100 }) } };
     },
   },
 };
