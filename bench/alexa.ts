@@ -32,7 +32,8 @@ import {
   integer,
   jsonOf,
   type Level,
-  list,
+  LOAD_LIMITS,
+  loadOptions,
   MIB,
   machine,
   measureInterleaved,
@@ -40,7 +41,6 @@ import {
   nodeIds,
   ONLINE_TIMEOUT_MS,
   type PhaseResult,
-  parseLevels,
   postCommand,
   RssSampler,
   report,
@@ -60,10 +60,7 @@ type SystemName = (typeof SYSTEMS)[number];
 const BROKERS = ["embedded", "mosquitto"] as const satisfies readonly BrokerKind[];
 
 const LIMITS = {
-  nodes: 200,
-  concurrency: 256,
-  requests: 100_000,
-  warmup: 20_000,
+  ...LOAD_LIMITS,
   rounds: 1000,
   discoverNodes: 300,
   /** A node's config must fit in 4 KB; 12 of the simulated devices with their names do. */
@@ -136,20 +133,7 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options | undefin
     strict: true,
   });
   if (values.help) return undefined;
-  const nodes = integer("--nodes", values.nodes ?? env.BENCH_NODES ?? "10", 1, LIMITS.nodes);
-  const concurrency = list(
-    "--concurrency",
-    values.concurrency ?? env.BENCH_CONCURRENCY ?? "1,32",
-    1,
-    LIMITS.concurrency,
-  );
-  const measured = parseLevels(
-    concurrency,
-    values.requests ?? env.BENCH_REQUESTS,
-    (c) => (c === 1 ? 2000 : 5000),
-    LIMITS.requests,
-  );
-  const warmup = integer("--warmup", values.warmup ?? env.BENCH_WARMUP ?? "1000", 0, LIMITS.warmup);
+  const { nodes, levels: measured, warmup } = loadOptions(values, env);
   const rounds = integer("--rounds", values.rounds ?? env.BENCH_ROUNDS ?? "5", 1, LIMITS.rounds);
   const fewest = Math.min(...measured.map((l) => l.requests));
   if (rounds > fewest) throw new UsageError(`--rounds (${rounds}) must not exceed the fewest --requests (${fewest})`);

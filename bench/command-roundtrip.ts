@@ -26,13 +26,13 @@ import {
   type Issue,
   integer,
   type Level,
-  list,
+  LOAD_LIMITS,
+  loadOptions,
   machine,
   measure,
   mosquittoVersionOf,
   nodeIds,
   type PhaseResult as Phase,
-  parseLevels,
   postCommand,
   report,
   round,
@@ -53,7 +53,7 @@ const PAIRS: ReadonlyArray<{ broker: string; hearth: SystemName; floor: SystemNa
   { broker: "mosquitto", hearth: "hearth/mosquitto", floor: "floor/mosquitto" },
 ];
 
-const LIMITS = { nodes: 200, concurrency: 256, requests: 100_000, warmup: 20_000 };
+const LIMITS = LOAD_LIMITS;
 
 const HELP = `Usage: npm run bench -- [options]
 
@@ -95,21 +95,7 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options | undefin
     strict: true,
   });
   if (values.help) return undefined;
-  const nodes = integer("--nodes", values.nodes ?? env.BENCH_NODES ?? "10", 1, LIMITS.nodes);
-  const concurrency = list(
-    "--concurrency",
-    values.concurrency ?? env.BENCH_CONCURRENCY ?? "1,32",
-    1,
-    LIMITS.concurrency,
-  );
-  // A sequential phase needs fewer requests for stable percentiles and takes longer per request.
-  const measured = parseLevels(
-    concurrency,
-    values.requests ?? env.BENCH_REQUESTS,
-    (c) => (c === 1 ? 2000 : 5000),
-    LIMITS.requests,
-  );
-  const warmup = integer("--warmup", values.warmup ?? env.BENCH_WARMUP ?? "1000", 0, LIMITS.warmup);
+  const { nodes, levels: measured, warmup } = loadOptions(values, env);
   // Run order is fixed (floor/aedes first, see main), whatever order the list was given in.
   const systems = subset("system", values.systems ?? env.BENCH_SYSTEMS ?? SYSTEMS.join(","), SYSTEMS);
   const phaseTimeout = integer("--phase-timeout", values["phase-timeout"] ?? env.BENCH_PHASE_TIMEOUT ?? "120", 5, 3600);

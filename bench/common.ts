@@ -79,6 +79,37 @@ export function parseLevels(
   }));
 }
 
+/** The load both command benchmarks take: nodes, concurrency levels, requests per level, warm-up. */
+export const LOAD_LIMITS = { nodes: 200, concurrency: 256, requests: 100_000, warmup: 20_000 };
+
+export interface LoadOptions {
+  nodes: number;
+  levels: Level[];
+  warmup: number;
+}
+
+export function loadOptions(
+  values: { nodes?: string; concurrency?: string; requests?: string; warmup?: string },
+  env: NodeJS.ProcessEnv,
+): LoadOptions {
+  const nodes = integer("--nodes", values.nodes ?? env.BENCH_NODES ?? "10", 1, LOAD_LIMITS.nodes);
+  const concurrency = list(
+    "--concurrency",
+    values.concurrency ?? env.BENCH_CONCURRENCY ?? "1,32",
+    1,
+    LOAD_LIMITS.concurrency,
+  );
+  // A sequential phase needs fewer requests for stable percentiles and takes longer per request.
+  const levels = parseLevels(
+    concurrency,
+    values.requests ?? env.BENCH_REQUESTS,
+    (c) => (c === 1 ? 2000 : 5000),
+    LOAD_LIMITS.requests,
+  );
+  const warmup = integer("--warmup", values.warmup ?? env.BENCH_WARMUP ?? "1000", 0, LOAD_LIMITS.warmup);
+  return { nodes, levels, warmup };
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Measurement
 
