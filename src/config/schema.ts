@@ -10,12 +10,19 @@ import { DEVICE_CLASSES } from "../model/index.ts";
 import { SceneDefinitionSchema } from "../scenes/schema.ts";
 
 export const ALEXA_REGIONS = ["NA", "EU", "FE"] as const;
+/** `none`, an explicit yes (`ack`), or the user's PIN (`pin`) before a guarded command runs. */
+export const TWO_FACTOR_POLICIES = ["none", "ack", "pin"] as const;
+export type TwoFactorPolicy = (typeof TWO_FACTOR_POLICIES)[number];
 export type AlexaRegion = (typeof ALEXA_REGIONS)[number];
 
 /** What the user may say about one device, whatever its node declared. */
 const DeviceOverrideSchema = z.strictObject({
   name: z.string().trim().min(1).max(64).optional(),
   class: z.enum(DEVICE_CLASSES).optional(),
+  /** The room assistants put the device in when they first see it. */
+  room: z.string().trim().min(1).max(64).optional(),
+  /** What a guarded command needs on Google: see src/google/two-factor.ts for the defaults. */
+  twoFactor: z.enum(TWO_FACTOR_POLICIES).optional(),
 });
 
 const port = z.number().int().min(0).max(65535);
@@ -149,6 +156,61 @@ export const ConfigSchema = z.strictObject({
       changeReportDelayMs: 500,
       manufacturerName: "Hearth",
     }),
+  google: z
+    .strictObject({
+      serviceAccountKeyPath: z
+        .string()
+        .min(1)
+        .optional()
+        .describe("Path of the Google service-account JSON key that may call HomeGraph (Report State, Request Sync)."),
+      homegraphUrl: z
+        .url({ protocol: /^https?$/ })
+        .default("https://homegraph.googleapis.com")
+        .describe("HomeGraph API base URL."),
+      executeTimeoutMs: z
+        .number()
+        .int()
+        .min(500)
+        .max(8000)
+        .default(2500)
+        .describe("How long an EXECUTE waits for the node; a slow actuator past it is answered PENDING."),
+      reportStateDelayMs: z
+        .number()
+        .int()
+        .min(0)
+        .max(5000)
+        .default(500)
+        .describe("State changes within this window are sent to HomeGraph as one Report State per user."),
+      requestSyncDelayMs: z
+        .number()
+        .int()
+        .min(0)
+        .max(60_000)
+        .default(2000)
+        .describe("Registry changes within this window make one Request Sync."),
+      pinAttempts: z
+        .number()
+        .int()
+        .min(1)
+        .max(20)
+        .default(5)
+        .describe("Wrong PINs a user may give within pinLockoutSeconds before guarded commands are refused."),
+      pinLockoutSeconds: z
+        .number()
+        .int()
+        .min(10)
+        .max(86_400)
+        .default(900)
+        .describe("How long failed PIN attempts count, and how long a locked-out user waits."),
+    })
+    .default({
+      homegraphUrl: "https://homegraph.googleapis.com",
+      executeTimeoutMs: 2500,
+      reportStateDelayMs: 500,
+      requestSyncDelayMs: 2000,
+      pinAttempts: 5,
+      pinLockoutSeconds: 900,
+    }),
   scenes: z
     .array(SceneDefinitionSchema)
     .default([])
@@ -157,7 +219,7 @@ export const ConfigSchema = z.strictObject({
     .record(z.string(), DeviceOverrideSchema)
     .default({})
     .describe(
-      "Per-device overrides by device id: {name, class} (JSON in the environment), e.g. a friendlier name for the assistants.",
+      "Per-device overrides by device id: {name, class, room, twoFactor} (JSON in the environment).",
     ),
 });
 

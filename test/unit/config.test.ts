@@ -70,6 +70,14 @@ describe("defaults", () => {
         changeReportDelayMs: 500,
         manufacturerName: "Hearth",
       },
+      google: {
+        homegraphUrl: "https://homegraph.googleapis.com",
+        executeTimeoutMs: 2500,
+        reportStateDelayMs: 500,
+        requestSyncDelayMs: 2000,
+        pinAttempts: 5,
+        pinLockoutSeconds: 900,
+      },
       scenes: [],
       devices: {},
     });

@@ -2,6 +2,7 @@ import { initialSchema } from "./001-initial.ts";
 import { accountsSchema } from "./002-accounts.ts";
 import { grantsSchema } from "./003-grants.ts";
 import { assistantsSchema } from "./004-assistants.ts";
+import { googleSchema } from "./005-google.ts";
 
 export interface Migration {
   version: number;
@@ -15,6 +16,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: "users and OAuth clients", sql: accountsSchema },
   { version: 3, name: "OAuth grants, codes, tokens and link health", sql: grantsSchema },
   { version: 4, name: "device classes, scenes and Alexa event-gateway grants", sql: assistantsSchema },
+  { version: 5, name: "PINs, audit log and Google links", sql: googleSchema },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
