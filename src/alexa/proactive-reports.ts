@@ -41,7 +41,14 @@ export interface ProactiveReportsDeps {
 }
 
 /** Readings a node sends on its own schedule rather than because something happened. */
-const MEASUREMENTS = new Set(["temperature_c", "current_c", "humidity_pct", "battery_pct", "illuminance_lx"]);
+const MEASUREMENTS = new Set([
+  "temperature_c",
+  "current_c",
+  "humidity_pct",
+  "battery_pct",
+  "illuminance_lx",
+  "co2_ppm",
+]);
 
 /** What Alexa is told caused a change made through a command, by who asked for it. */
 export function causeOfCommand(actor: string | undefined): ChangeCause {

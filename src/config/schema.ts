@@ -218,9 +218,7 @@ export const ConfigSchema = z.strictObject({
   devices: z
     .record(z.string(), DeviceOverrideSchema)
     .default({})
-    .describe(
-      "Per-device overrides by device id: {name, class, room, twoFactor} (JSON in the environment).",
-    ),
+    .describe("Per-device overrides by device id: {name, class, room, twoFactor} (JSON in the environment)."),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -38,6 +38,9 @@ const INITIAL_STATES: Record<DeviceType, Record<string, ParamValue>> = {
     motion: false,
     battery_pct: 87,
     illuminance_lx: 120,
+    water_leak: false,
+    smoke: false,
+    co2_ppm: 420,
   },
 };
 

@@ -35,6 +35,8 @@ export interface DeviceRecord {
   nodeSeq: number | null;
   /** When a reported value last changed (ms since the epoch). */
   reportedAt: number | null;
+  /** When each param's reported value last changed: which of a light's colour or white was set last. */
+  paramReportedAt: Record<string, number>;
 }
 
 export interface RegistryChange {
@@ -172,9 +174,11 @@ export class DeviceStore {
     this.writes.flush();
     const params = this.selectParams.all(row.id).map(paramFromRow);
     const state: DeviceState = {};
+    const paramReportedAt: Record<string, number> = {};
     let reportedAt: number | null = null;
     for (const s of this.selectState.all(row.id)) {
       if (s.reported !== null) state[s.param_id] = JSON.parse(s.reported) as ParamValue;
+      if (s.reported_at !== null) paramReportedAt[s.param_id] = s.reported_at;
       if (s.reported_at !== null && (reportedAt === null || s.reported_at > reportedAt)) reportedAt = s.reported_at;
     }
     const type = row.type as DeviceType;
@@ -197,6 +201,7 @@ export class DeviceStore {
       stateSeq: row.state_seq,
       nodeSeq: row.node_seq,
       reportedAt,
+      paramReportedAt,
     };
   }
 
@@ -218,7 +223,14 @@ export class DeviceStore {
   get(id: string): DeviceRecord | undefined {
     const record = this.cached(id);
     // A copy: callers may keep or change what they get without touching the cache.
-    return record ? { ...record, state: orderedState(record), online: this.isNodeOnline(record.nodeId) } : undefined;
+    return record
+      ? {
+          ...record,
+          state: orderedState(record),
+          paramReportedAt: { ...record.paramReportedAt },
+          online: this.isNodeOnline(record.nodeId),
+        }
+      : undefined;
   }
 
   /** Devices the nodes currently declare (pass `includeRemoved` for the history too). */
@@ -342,7 +354,10 @@ export class DeviceStore {
       // its old state after a reconnect must not look newer than a command issued while it was away.
       for (const [param, json] of encoded) this.upsertReported.run(id, param, json, now, stateSeq);
     });
-    for (const param of changed) record.state[param] = values[param] as ParamValue;
+    for (const param of changed) {
+      record.state[param] = values[param] as ParamValue;
+      record.paramReportedAt[param] = now;
+    }
     record.stateSeq = stateSeq;
     if (nodeSeq !== undefined) record.nodeSeq = nodeSeq;
     record.reportedAt = now;

@@ -211,6 +211,7 @@ describe("what a device reports while it moves, and where it stops", () => {
         stateSeq: 1,
         nodeSeq: 1,
         reportedAt: 1000,
+        paramReportedAt: {},
       },
       {},
     );
