@@ -1,7 +1,7 @@
 /**
- * The admin REST API under /api/v1: nodes, devices, commands, scenes. Every route needs an admin token
- * (`hearth admin token`) as `Authorization: Bearer …`; repeated failures from one address are locked
- * out before any token work is done.
+ * The admin REST API under /api/v1: nodes, devices, commands, scenes, the audit log. Every route needs an
+ * admin token (`hearth admin token`) as `Authorization: Bearer …`; repeated failures from one address are
+ * locked out before any token work is done.
  */
 import express, { type RequestHandler, Router } from "express";
 import { z } from "zod";
@@ -201,6 +201,33 @@ export function adminApi(deps: AdminApiDeps): Router {
         created_at: new Date(c.createdAt).toISOString(),
         latency_ms: c.latencyMs,
       })),
+    );
+  });
+
+  router.get("/audit", (req, res) => {
+    const action = typeof req.query.action === "string" ? req.query.action : undefined;
+    const limit = typeof req.query.limit === "string" ? Number.parseInt(req.query.limit, 10) || 50 : 50;
+    let before: number | undefined;
+    if (req.query.before !== undefined) {
+      // A cursor that cannot be read must not quietly restart the listing at the newest entry.
+      const cursor = req.query.before;
+      if (typeof cursor !== "string" || !/^[1-9][0-9]{0,14}$/.test(cursor)) {
+        throw new HttpError(400, "invalid_request", "before: the id of an audit entry");
+      }
+      before = Number(cursor);
+    }
+    res.json(
+      store.audit
+        .list({ limit, ...(action ? { action } : {}), ...(before === undefined ? {} : { before }) })
+        .map((e) => ({
+          id: e.id,
+          at: new Date(e.at).toISOString(),
+          actor: e.actor,
+          action: e.action,
+          target: e.target,
+          outcome: e.outcome,
+          detail: e.detail,
+        })),
     );
   });
 

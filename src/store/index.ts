@@ -1,18 +1,21 @@
 import { join } from "node:path";
 import { AdminTokenStore } from "./admin-tokens.ts";
 import { AlexaGrantStore } from "./alexa-grants.ts";
+import { AuditLog } from "./audit-log.ts";
 import { CommandLog } from "./command-log.ts";
 import { type Db, openDatabase } from "./database.ts";
 import { DeviceStore } from "./devices.ts";
 import { GrantStore } from "./grants.ts";
 import { NodeStore } from "./nodes.ts";
 import { OAuthClientStore } from "./oauth-clients.ts";
+import { PinStore } from "./pins.ts";
 import { SceneStore } from "./scenes.ts";
 import { UserStore } from "./users.ts";
 import { WriteBehind } from "./write-behind.ts";
 
 export * from "./admin-tokens.ts";
 export * from "./alexa-grants.ts";
+export * from "./audit-log.ts";
 export * from "./command-log.ts";
 export * from "./database.ts";
 export * from "./devices.ts";
@@ -20,6 +23,7 @@ export * from "./grants.ts";
 export { MIGRATIONS, type Migration } from "./migrations/index.ts";
 export * from "./nodes.ts";
 export * from "./oauth-clients.ts";
+export * from "./pins.ts";
 export * from "./scenes.ts";
 export * from "./users.ts";
 
@@ -40,6 +44,8 @@ export class Store {
   readonly grants: GrantStore;
   readonly alexaGrants: AlexaGrantStore;
   readonly scenes: SceneStore;
+  readonly pins: PinStore;
+  readonly audit: AuditLog;
 
   /** Queued writes of device state and the command log; see write-behind.ts. */
   readonly writes: WriteBehind;
@@ -59,6 +65,8 @@ export class Store {
     this.grants = new GrantStore(db);
     this.alexaGrants = new AlexaGrantStore(db);
     this.scenes = new SceneStore(db);
+    this.pins = new PinStore(db);
+    this.audit = new AuditLog(db);
     // Registered here rather than by the token service, so that a password changed or a user or client
     // removed through the CLI, which opens only the store, revokes what was issued on it too.
     this.users.onCredentialsChanged((userId) => this.grants.revokeUser(userId, Date.now()));
