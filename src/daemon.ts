@@ -12,6 +12,10 @@ import { EmbeddedBroker } from "./devices/broker.ts";
 import { CommandService } from "./devices/commands.ts";
 import { DeviceLink } from "./devices/link.ts";
 import { Topics } from "./devices/protocol.ts";
+import { GoogleFulfillment } from "./google/fulfillment.ts";
+import { HomeGraph } from "./google/homegraph.ts";
+import { GoogleReportState } from "./google/report-state.ts";
+import { TwoFactor } from "./google/two-factor.ts";
 import { createApp, HttpServer } from "./http/app.ts";
 import type { Logger } from "./log.ts";
 import { GrantService } from "./oauth/grants.ts";
@@ -39,6 +43,8 @@ export class Daemon {
   readonly alexaGateway: AlexaEventGateway;
   readonly alexaReports: AlexaProactiveReports;
   readonly alexa: AlexaSmartHome;
+  readonly google: GoogleFulfillment;
+  readonly googleReports: GoogleReportState;
   readonly http: HttpServer;
   private readonly started: Stoppable[] = [];
   private stopping: Promise<void> | undefined;
@@ -110,6 +116,23 @@ export class Daemon {
       gateway: this.alexaGateway,
       log: log.child({ component: "alexa-reports" }),
     });
+    this.googleReports = new GoogleReportState({
+      bus: this.bus,
+      store: this.store,
+      config,
+      homegraph: new HomeGraph({ config: config.google, log: log.child({ component: "homegraph" }) }),
+      log: log.child({ component: "google-reports" }),
+    });
+    this.google = new GoogleFulfillment({
+      config,
+      store: this.store,
+      bus: this.bus,
+      commands: this.commands,
+      scenes: this.scenes,
+      twoFactor: new TwoFactor({ store: this.store, config, log: log.child({ component: "two-factor" }) }),
+      log: log.child({ component: "google" }),
+      onPending: (pending) => this.googleReports.followUp(pending),
+    });
     const broker = this.broker;
     const app = createApp({
       config,
@@ -122,6 +145,7 @@ export class Daemon {
       ...(broker ? { disconnectNode: (id: string) => broker.disconnect(id), embeddedPort: () => broker.port } : {}),
       oauth: { grants, hasher: passwordHasher },
       alexa: this.alexa,
+      google: this.google,
       health: {
         database: () => this.store.healthy(),
         mqtt: () => ({ connected: this.link.connected, mode: broker ? "embedded" : "external" }),
@@ -165,7 +189,10 @@ export class Daemon {
     this.alexaReports.start();
     this.started.push({ name: "alexa-reports", stop: () => this.alexaReports.stop() });
     this.started.push({ name: "alexa-gateway", stop: () => this.alexaGateway.stop() });
+    this.googleReports.start();
+    this.started.push({ name: "google-reports", stop: () => this.googleReports.stop() });
     this.started.push({ name: "alexa", stop: () => this.alexa.stop() });
+    this.started.push({ name: "google", stop: () => this.google.stop() });
     await this.link.start();
     this.started.push({ name: "link", stop: () => this.link.stop() });
     this.commands.start();

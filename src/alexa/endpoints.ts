@@ -4,7 +4,9 @@
  * endpoint from here, so that what Alexa discovered is exactly what it can control and is told about.
  */
 import type { Config } from "../config/index.ts";
+import { presentDevice as presentWithOverrides } from "../devices/presentation.ts";
 import type { Scene } from "../scenes/index.ts";
+import { sceneEndpointId, sceneIdOfEndpoint } from "../scenes/index.ts";
 import type { DeviceRecord, NodeRecord } from "../store/index.ts";
 import type { AlexaDevice, AlexaInterface } from "./interface.ts";
 import { brightnessController } from "./interfaces/brightness.ts";
@@ -48,17 +50,13 @@ export function endpointIdOfDevice(deviceId: string): string {
   return deviceId.replace(".", ":");
 }
 
-/** Scenes live under a prefix no node id can take (`@` is not allowed in one). */
-const SCENE_PREFIX = "scene@";
-
-export function endpointIdOfScene(sceneId: string): string {
-  return `${SCENE_PREFIX}${sceneId}`;
-}
+export const endpointIdOfScene = sceneEndpointId;
 
 export type EndpointRef = { kind: "device"; deviceId: string } | { kind: "scene"; sceneId: string };
 
 export function parseEndpointId(endpointId: string): EndpointRef | undefined {
-  if (endpointId.startsWith(SCENE_PREFIX)) return { kind: "scene", sceneId: endpointId.slice(SCENE_PREFIX.length) };
+  const sceneId = sceneIdOfEndpoint(endpointId);
+  if (sceneId !== undefined) return { kind: "scene", sceneId };
   const parts = endpointId.split(":");
   if (parts.length !== 2 || !parts[0] || !parts[1]) return undefined;
   return { kind: "device", deviceId: `${parts[0]}.${parts[1]}` };
@@ -76,15 +74,10 @@ export function sanitizeFriendlyName(name: string, fallback: string): string {
   return clean.length > 0 ? clean : fallback;
 }
 
-/** A device with the user's overrides from the config applied. */
+/** A device as Alexa is shown it: presented with the config's overrides, its name made speakable. */
 export function presentDevice(record: DeviceRecord, overrides: Config["devices"]): AlexaDevice {
-  const override = overrides[record.id];
-  const name = override?.name ?? record.name ?? record.id;
-  return {
-    ...record,
-    friendlyName: sanitizeFriendlyName(name, record.devId),
-    deviceClass: override?.class ?? record.definition.class,
-  };
+  const presented = presentWithOverrides(record, overrides);
+  return { ...presented, friendlyName: sanitizeFriendlyName(presented.displayName, record.devId) };
 }
 
 export function interfacesOf(device: AlexaDevice): AlexaInterface[] {

@@ -4,15 +4,14 @@
  * One file per interface under `interfaces/`; the directive router and discovery only see this shape.
  */
 
-import type { DeviceClass, DeviceOp, ParamSpec, ParamValue } from "../model/index.ts";
-import type { DeviceRecord } from "../store/index.ts";
+import type { PresentedDevice } from "../devices/presentation.ts";
+import type { CanonicalCommand, ParamSpec, ParamValue } from "../model/index.ts";
 import { AlexaError } from "./errors.ts";
 import type { Capability, Directive } from "./messages.ts";
 
-/** A device as Alexa is shown it: the record plus the user's overrides of name and class. */
-export interface AlexaDevice extends DeviceRecord {
+/** A device as Alexa is shown it: presented with the user's overrides, with a name Alexa can speak. */
+export interface AlexaDevice extends PresentedDevice {
   friendlyName: string;
-  deviceClass: DeviceClass | undefined;
 }
 
 /** A property value read from the state, before it is stamped with a time. */
@@ -23,12 +22,6 @@ export interface PropertyValue {
   value: unknown;
   /** The canonical params the value is derived from: a change of any of them changes the property. */
   sources: readonly string[];
-}
-
-/** What a control directive asks of the device, in the canonical model's terms. */
-export interface CanonicalCommand {
-  op?: DeviceOp;
-  params?: Record<string, ParamValue>;
 }
 
 export type DirectiveHandler = (directive: Directive, device: AlexaDevice) => CanonicalCommand;

@@ -7,12 +7,12 @@
  */
 import type { DeviceState, EventBus } from "../bus.ts";
 import type { Config } from "../config/index.ts";
+import { ArrivalWatcher } from "../devices/arrival.ts";
 import type { CommandService } from "../devices/commands.ts";
 import type { Logger } from "../log.ts";
-import { hasArrived, type ParamValue } from "../model/index.ts";
+import type { ParamValue } from "../model/index.ts";
 import type { Authenticated } from "../oauth/grants.ts";
 import type { SceneService } from "../scenes/index.ts";
-import { newId } from "../security/secrets.ts";
 import type { Store } from "../store/index.ts";
 import {
   deviceEndpoint,
@@ -60,18 +60,16 @@ const ACCEPTED_PLATFORMS = new Set(["alexa", "custom"]);
 
 export class AlexaSmartHome {
   private readonly now: () => number;
-  /** Waits for devices to arrive at a commanded state, ended by `stop()`. */
-  private readonly waits = new Set<() => void>();
-  private stopped = false;
+  private readonly arrivals: ArrivalWatcher;
 
   constructor(private readonly deps: SmartHomeDeps) {
     this.now = deps.now ?? Date.now;
+    this.arrivals = new ArrivalWatcher(deps.bus, deps.store);
   }
 
   /** Ends every wait; deferred answers still owed to Alexa are dropped, as Alexa's own timeout will tell it. */
   stop(): void {
-    this.stopped = true;
-    for (const end of [...this.waits]) end();
+    this.arrivals.stop();
   }
 
   /** Answers one directive body on behalf of an authenticated user. Never rejects. */
@@ -142,7 +140,7 @@ export class AlexaSmartHome {
       // A slow actuator (a lock, a door) took the command and is moving: wait for it to arrive, within the
       // same budget, so that Alexa hears the state it asked for when it can.
       if (result.status === "accepted" && command.params) {
-        const arrived = await this.awaitState(device.id, command.params, timeoutMs - result.latencyMs);
+        const arrived = await this.arrivals.wait(device.id, command.params, timeoutMs - result.latencyMs);
         if (arrived) state = arrived;
         else if (this.deps.gateway.recipients().includes(principal.userId)) {
           // Still moving: Alexa is told the answer will follow, and gets it through the event gateway.
@@ -257,9 +255,10 @@ export class AlexaSmartHome {
     params: Record<string, ParamValue>,
   ): void {
     const { gateway, log } = this.deps;
-    this.awaitState(deviceId, params, DEFERRED_LIMIT_MS)
+    this.arrivals
+      .wait(deviceId, params, DEFERRED_LIMIT_MS)
       .then(async (arrived) => {
-        if (this.stopped) return;
+        if (this.arrivals.isStopped) return;
         const device = this.device(deviceId);
         const event = (token: string) =>
           arrived && device
@@ -272,34 +271,5 @@ export class AlexaSmartHome {
         await gateway.send(userId, event, "deferred Response");
       })
       .catch((error: unknown) => log.warn({ err: (error as Error).message }, "a deferred Alexa answer failed"));
-  }
-
-  /** Resolves with the device's state once every commanded value is reported, or undefined at the deadline. */
-  private awaitState(
-    deviceId: string,
-    params: Record<string, ParamValue>,
-    withinMs: number,
-  ): Promise<DeviceState | undefined> {
-    const { bus, store } = this.deps;
-    const definition = store.devices.get(deviceId)?.definition;
-    const reached = (state: DeviceState) => definition !== undefined && hasArrived(definition, params, state);
-    const current = store.devices.get(deviceId)?.state;
-    if (current && reached(current)) return Promise.resolve(current);
-    if (withinMs <= 0 || this.stopped) return Promise.resolve(undefined);
-    const owner = `alexa-wait-${newId()}`;
-    return new Promise((resolve) => {
-      const done = (state: DeviceState | undefined) => {
-        clearTimeout(timer);
-        bus.removeListeners(owner);
-        this.waits.delete(end);
-        resolve(state);
-      };
-      const end = () => done(undefined);
-      this.waits.add(end);
-      const timer = setTimeout(() => done(undefined), withinMs);
-      bus.on(owner, "device.state", (event) => {
-        if (event.deviceId === deviceId && reached(event.state)) done(event.state);
-      });
-    });
   }
 }

@@ -10,6 +10,8 @@ import express, { type Express } from "express";
 import helmet from "helmet";
 import { alexaRouter } from "../alexa/route.ts";
 import type { AlexaSmartHome } from "../alexa/smart-home.ts";
+import type { GoogleFulfillment } from "../google/fulfillment.ts";
+import { googleRouter } from "../google/route.ts";
 import type { Logger } from "../log.ts";
 import { authorizeRouter } from "../oauth/authorize.ts";
 import type { GrantService } from "../oauth/grants.ts";
@@ -32,6 +34,7 @@ export interface AppDeps extends AdminApiDeps {
   /** Account linking: the grant service and the password hasher of the login page. */
   oauth: { grants: GrantService; hasher: PasswordHasher };
   alexa: AlexaSmartHome;
+  google: GoogleFulfillment;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -66,6 +69,7 @@ export function createApp(deps: AppDeps): Express {
   );
   app.use(tokenRouter({ store: deps.store, grants: deps.oauth.grants, throttle: new LoginThrottle(), log: deps.log }));
   app.use(alexaRouter({ config: deps.config, smartHome: deps.alexa, tokens: deps.oauth.grants, log: deps.log }));
+  app.use(googleRouter({ config: deps.config, fulfillment: deps.google, tokens: deps.oauth.grants }));
   app.use("/api/v1", adminApi(deps));
   app.use(notFound);
   app.use(errorHandler(deps.log));

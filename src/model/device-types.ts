@@ -40,6 +40,12 @@ export interface ParamSpec {
   values?: readonly string[];
 }
 
+/** What an assistant's command asks of a device, in the model's terms: params to set, or another op. */
+export interface CanonicalCommand {
+  op?: DeviceOp;
+  params?: Record<string, ParamValue>;
+}
+
 /** Extra operations besides `set` that a device type accepts. */
 export const DEVICE_OPS = ["set", "get", "stop", "identify"] as const;
 export type DeviceOp = (typeof DEVICE_OPS)[number];

@@ -9,6 +9,21 @@ import { DEVICE_OPS } from "../model/index.ts";
 export const SCENE_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 export const MAX_SCENE_ACTIONS = 32;
 
+/**
+ * A scene's id among the devices assistants see. `@` cannot appear in a node id, so no device can take
+ * it; Alexa allows `@` in endpoint ids, Google allows anything.
+ */
+const SCENE_ENDPOINT_PREFIX = "scene@";
+
+export function sceneEndpointId(sceneId: string): string {
+  return `${SCENE_ENDPOINT_PREFIX}${sceneId}`;
+}
+
+/** The scene id of an assistant-side id, or undefined when it names no scene. */
+export function sceneIdOfEndpoint(endpointId: string): string | undefined {
+  return endpointId.startsWith(SCENE_ENDPOINT_PREFIX) ? endpointId.slice(SCENE_ENDPOINT_PREFIX.length) : undefined;
+}
+
 export const SceneActionSchema = z.strictObject({
   device: z.string().min(3).max(66),
   op: z.enum(DEVICE_OPS).optional(),

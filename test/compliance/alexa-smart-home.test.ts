@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
+import { hashSecret as hashOf } from "../../src/security/secrets.ts";
 import { deviceTemplate, type SimNode } from "../../src/sim/index.ts";
 import {
   type AlexaAccount,
@@ -21,6 +22,7 @@ import {
 } from "../helpers/alexa.ts";
 import { BROKER_KINDS, eventually, TestBridge } from "../helpers/bridge.ts";
 import { addAndConnectNode, Cleanup, waitForNode } from "../helpers/integration.ts";
+import { linkAccount } from "../helpers/linking.ts";
 
 const NODE = "alexa-house-1";
 const at = (dev: string) => `${NODE}:${dev}`;
@@ -488,7 +490,7 @@ for (const kind of BROKER_KINDS) {
       );
       assert.equal(errorType(expired), "EXPIRED_AUTHORIZATION_CREDENTIAL");
 
-      const google = await googleToken(bridge);
+      const google = (await linkAccount(bridge.daemon.store, "gina", "google")).accessToken;
       const wrongPlatform = await callAlexa(
         bridge,
         directive("Alexa", "ReportState", { token: google, endpointId: at("light") }),
@@ -535,21 +537,4 @@ for (const kind of BROKER_KINDS) {
       assert.ok(JSON.stringify(log.body).includes(`alexa:${bob.userId}`), "the command log says which user asked");
     });
   });
-}
-
-import { hashSecret as hashOf } from "../../src/security/secrets.ts";
-
-async function googleToken(bridge: TestBridge): Promise<string> {
-  const { addClient, addUser } = await import("../../src/oauth/accounts.ts");
-  const { GrantService } = await import("../../src/oauth/grants.ts");
-  const { PasswordHasher } = await import("../../src/oauth/passwords.ts");
-  const store = bridge.daemon.store;
-  const user = await addUser(store, `g${Math.floor(Math.random() * 1e6)}`, "correct horse battery", {
-    hasher: new PasswordHasher({ cost: { log2N: 10, r: 8, p: 1 } }),
-  });
-  const { client } = addClient(store, { platform: "google", projectId: "my-home-12" });
-  const grants = new GrantService(store);
-  const redirectUri = client.redirectUris[0] as string;
-  const code = grants.issueCode({ clientId: client.id, userId: user.id, redirectUri, scope: "devices" });
-  return grants.exchangeCode({ clientId: client.id, code, redirectUri }).access_token;
 }

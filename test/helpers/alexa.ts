@@ -3,37 +3,16 @@
  * them, and a caller that checks every answer against Amazon's schema before a test looks at it.
  */
 import { randomUUID } from "node:crypto";
-import { addClient, addUser } from "../../src/oauth/accounts.ts";
-import { GrantService } from "../../src/oauth/grants.ts";
-import { PasswordHasher } from "../../src/oauth/passwords.ts";
 import type { Store } from "../../src/store/index.ts";
 import type { TestBridge } from "./bridge.ts";
 import { assertAlexaMessage } from "./conformance.ts";
+import { type LinkedAccount, linkAccount } from "./linking.ts";
 
-const fastHasher = new PasswordHasher({ cost: { log2N: 10, r: 8, p: 1 } });
+export type AlexaAccount = LinkedAccount;
 
-export interface AlexaAccount {
-  userId: string;
-  accessToken: string;
-  refreshToken: string;
-  clientId: string;
-}
-
-/** A user who linked the Alexa skill: what the account-linking flow leaves behind, without the pages. */
-export async function linkAlexaAccount(store: Store, username: string, vendorId = "M2XHEARTH1"): Promise<AlexaAccount> {
-  const user = await addUser(store, username, "correct horse battery", { hasher: fastHasher });
-  const existing = store.oauthClients.list().find((c) => c.platform === "alexa");
-  const client = existing ?? addClient(store, { platform: "alexa", vendorId }).client;
-  const grants = new GrantService(store);
-  const redirectUri = client.redirectUris[0] as string;
-  const code = grants.issueCode({ clientId: client.id, userId: user.id, redirectUri, scope: "devices" });
-  const tokens = grants.exchangeCode({ clientId: client.id, code, redirectUri });
-  return {
-    userId: user.id,
-    accessToken: tokens.access_token,
-    refreshToken: tokens.refresh_token as string,
-    clientId: client.id,
-  };
+/** A user who linked the Alexa skill. */
+export function linkAlexaAccount(store: Store, username: string): Promise<AlexaAccount> {
+  return linkAccount(store, username, "alexa");
 }
 
 export interface DirectiveOptions {

@@ -68,3 +68,127 @@ export const assertAlexaMessage: SchemaCheck = (message) => {
 export function alexaSamplesDir(): string {
   return join(conformanceDir(), "alexa/sample_messages");
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Google's smart-home schemas (draft-07), with the one documented overlay for what the 2021 snapshot lacks.
+
+import AjvModule from "ajv";
+import { parse as parseYaml } from "yaml";
+
+const Ajv07 = ((AjvModule as unknown as { default?: typeof AjvModule }).default ?? AjvModule) as unknown as new (
+  options: object,
+) => { compile(schema: object): ((message: unknown) => boolean) & { errors?: unknown } };
+
+type Validator = ((message: unknown) => boolean) & { errors?: unknown };
+
+const googleValidators = new Map<string, Validator>();
+const ajv07 = () => new Ajv07({ strict: false, validateFormats: false, allErrors: false });
+
+function googleSchemaDir(): string {
+  return join(conformanceDir(), "google/smart-home-schema");
+}
+
+/**
+ * The overlay (conformance README, gap 1): an EXECUTE result may carry `challengeNeeded: {type}`, which the
+ * 2021 schema's `additionalProperties: false` forbids. Formats are not validated (gap 2: Google's requestIds
+ * are decimal strings, not UUIDs).
+ */
+function withTwoFactorOverlay(schema: any): any {
+  const items = schema?.properties?.payload?.properties?.commands?.items;
+  if (items?.properties) {
+    items.properties.challengeNeeded = {
+      type: "object",
+      properties: { type: { enum: ["ackNeeded", "pinNeeded", "challengeFailedPinNeeded"] } },
+      required: ["type"],
+      additionalProperties: false,
+    };
+  }
+  return schema;
+}
+
+function validatorFor(key: string, load: () => unknown): Validator {
+  let validator = googleValidators.get(key);
+  if (!validator) {
+    validator = ajv07().compile(load() as object) as Validator;
+    googleValidators.set(key, validator);
+  }
+  return validator;
+}
+
+function check(validator: Validator, message: unknown, what: string): void {
+  if (!validator(message)) {
+    throw new Error(
+      `${what} fails Google's schema: ${JSON.stringify(validator.errors).slice(0, 1500)}\n${JSON.stringify(message).slice(0, 1500)}`,
+    );
+  }
+}
+
+/** Asserts that a fulfillment response passes Google's schema for its intent (`sync`, `query`, `execute`, `disconnect`). */
+export function assertGoogleResponse(intent: "sync" | "query" | "execute" | "disconnect", body: unknown): void {
+  const validator = validatorFor(`intent:${intent}`, () =>
+    withTwoFactorOverlay(readJson(join(googleSchemaDir(), `intents/${intent}/${intent}.response.schema.json`))),
+  );
+  check(validator, body, `${intent} response`);
+}
+
+/** Every property name a schema defines, including those inside its anyOf/oneOf/allOf branches. */
+function propertyNames(schema: any): Set<string> {
+  const names = new Set<string>(Object.keys(schema?.properties ?? {}));
+  for (const branch of [...(schema?.anyOf ?? []), ...(schema?.oneOf ?? []), ...(schema?.allOf ?? [])]) {
+    for (const name of propertyNames(branch)) names.add(name);
+  }
+  return names;
+}
+
+interface TraitSchemas {
+  attributes?: string;
+  states?: string;
+}
+
+function traitSchemas(traitName: string): TraitSchemas {
+  const short = traitName.replace("action.devices.traits.", "").toLowerCase();
+  const index = parseYaml(readFileSync(join(googleSchemaDir(), `traits/${short}/index.yaml`), "utf8")) as {
+    attributes?: { $ref?: string };
+    states?: { $ref?: string };
+  };
+  const at = (ref?: string) => (ref ? join(googleSchemaDir(), `traits/${short}`, ref) : undefined);
+  const attributes = at(index.attributes?.$ref);
+  const states = at(index.states?.$ref);
+  return { ...(attributes ? { attributes } : {}), ...(states ? { states } : {}) };
+}
+
+/**
+ * Asserts that a SYNC device's attributes and a state object (QUERY, EXECUTE or Report State) pass the
+ * schemas of every trait the device declares; each trait's schema sees the part of the state it defines.
+ */
+export function assertGoogleTraits(traits: readonly string[], attributes: object | undefined, states?: object): void {
+  for (const name of traits) {
+    if (name === "action.devices.traits.Scene") continue;
+    const files = traitSchemas(name);
+    if (files.attributes && attributes) {
+      const schema = readJson(files.attributes) as object;
+      const names = propertyNames(schema);
+      const own = Object.fromEntries(Object.entries(attributes).filter(([key]) => names.has(key)));
+      check(
+        validatorFor(`attributes:${name}`, () => schema),
+        own,
+        `${name} attributes`,
+      );
+    }
+    if (files.states && states) {
+      const schema = readJson(files.states) as object;
+      const names = propertyNames(schema);
+      const own = Object.fromEntries(Object.entries(states).filter(([key]) => names.has(key)));
+      if (Object.keys(own).length > 0)
+        check(
+          validatorFor(`states:${name}`, () => schema),
+          own,
+          `${name} states`,
+        );
+    }
+  }
+}
+
+export function googleFixturesDir(): string {
+  return join(conformanceDir(), "google/fixtures");
+}

@@ -1,0 +1,165 @@
+/**
+ * Keeping Google's HomeGraph truthful: every state change, whatever caused it, is reported (Report
+ * State), coalesced per user over a short window; an offline node's devices are reported `online: false`;
+ * a slow actuator answered `PENDING` gets its follow-up notification when it arrives; and a change of the
+ * device list makes Google ask for a new SYNC (Request Sync, debounced). A 404 from Google means it no
+ * longer knows the user: the link is marked broken in the link health until the user syncs again.
+ *
+ * Every Google-linked user is told about every device: all devices belong to the household.
+ */
+import { randomUUID } from "node:crypto";
+import type { EventBus } from "../bus.ts";
+import type { Config } from "../config/index.ts";
+import { ArrivalWatcher } from "../devices/arrival.ts";
+import type { Logger } from "../log.ts";
+import type { Store } from "../store/index.ts";
+import type { PendingCommand } from "./context.ts";
+import { deviceStates, isExposed, present } from "./devices.ts";
+import type { HomeGraph, HomeGraphOutcome } from "./homegraph.ts";
+import { isLocked } from "./traits/lock-unlock.ts";
+
+export interface ReportStateDeps {
+  bus: EventBus;
+  store: Store;
+  config: Config;
+  homegraph: Pick<HomeGraph, "configured" | "reportState" | "requestSync">;
+  log: Logger;
+  now?: () => number;
+}
+
+const OWNER = "google-report-state";
+/** How long a PENDING command may take before Google is told it failed. */
+export const FOLLOW_UP_LIMIT_MS = 60_000;
+const BROKEN = "Google does not know this user any more: unlink and link Hearth again in the Google Home app";
+
+export class GoogleReportState {
+  private readonly changed = new Set<string>();
+  private reportTimer: NodeJS.Timeout | undefined;
+  private syncTimer: NodeJS.Timeout | undefined;
+  private readonly arrivals: ArrivalWatcher;
+  private readonly now: () => number;
+  private stopped = false;
+
+  constructor(private readonly deps: ReportStateDeps) {
+    this.now = deps.now ?? Date.now;
+    this.arrivals = new ArrivalWatcher(deps.bus, deps.store);
+  }
+
+  start(): void {
+    const { bus } = this.deps;
+    bus.on(OWNER, "device.state", (event) => this.noteChange([event.deviceId]));
+    bus.on(OWNER, "device.availability", (event) => this.noteChange(event.deviceIds));
+    bus.on(OWNER, "device.registry", () => this.scheduleSync());
+    bus.on(OWNER, "scene.registry", () => this.scheduleSync());
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.deps.bus.removeListeners(OWNER);
+    clearTimeout(this.reportTimer);
+    clearTimeout(this.syncTimer);
+    this.arrivals.stop();
+  }
+
+  /** Users Google should hear about: linked, and not known to be unlinked or broken. */
+  private recipients(): string[] {
+    return this.deps.homegraph.configured ? this.deps.store.googleLinks.reportable() : [];
+  }
+
+  private noteChange(deviceIds: readonly string[]): void {
+    if (this.stopped || this.recipients().length === 0) return;
+    for (const id of deviceIds) this.changed.add(id);
+    this.reportTimer ??= setTimeout(() => {
+      this.reportTimer = undefined;
+      void this.flush();
+    }, this.deps.config.google.reportStateDelayMs);
+  }
+
+  /** The states of the changed devices, the whole state of each trait, as HomeGraph wants them. */
+  private async flush(): Promise<void> {
+    const ids = [...this.changed];
+    this.changed.clear();
+    const states: Record<string, object> = {};
+    for (const id of ids) {
+      const record = this.deps.store.devices.get(id);
+      const device = record ? present(record, this.deps.config) : undefined;
+      if (!device || !isExposed(device)) continue;
+      states[id] = device.online ? deviceStates(device) : { online: false };
+    }
+    if (Object.keys(states).length === 0) return;
+    await Promise.all(
+      this.recipients().map(async (userId) =>
+        this.record(userId, await this.deps.homegraph.reportState(userId, states)),
+      ),
+    );
+  }
+
+  private scheduleSync(): void {
+    if (this.stopped || this.recipients().length === 0) return;
+    this.syncTimer ??= setTimeout(() => {
+      this.syncTimer = undefined;
+      void Promise.all(
+        this.recipients().map(async (userId) => this.record(userId, await this.deps.homegraph.requestSync(userId))),
+      );
+    }, this.deps.config.google.requestSyncDelayMs);
+  }
+
+  /**
+   * A command answered PENDING: when the device arrives, Google gets the follow-up notification with its
+   * token, and the state; if it does not arrive in time, a failure.
+   */
+  followUp(pending: PendingCommand): void {
+    if (this.stopped || !this.recipients().includes(pending.userId)) return;
+    const { userId, deviceId, trait, followUpToken, params } = pending;
+    this.arrivals
+      .wait(deviceId, params, FOLLOW_UP_LIMIT_MS)
+      .then(async (arrived) => {
+        if (this.stopped) return;
+        const record = this.deps.store.devices.get(deviceId);
+        const device = record ? present(record, this.deps.config) : undefined;
+        if (!device) return;
+        const result = arrived
+          ? {
+              status: "SUCCESS",
+              ...(trait === "LockUnlock"
+                ? { isLocked: isLocked(device) }
+                : { openPercent: Math.round(Number(device.state.position)) }),
+            }
+          : { status: "FAILURE", errorCode: device.online ? "deviceJammingDetected" : "deviceOffline" };
+        const outcome = await this.deps.homegraph.reportState(
+          userId,
+          { [deviceId]: device.online ? deviceStates(device) : { online: false } },
+          {
+            eventId: randomUUID(),
+            ...(followUpToken
+              ? {
+                  notifications: {
+                    [deviceId]: { [trait]: { priority: 0, followUpResponse: { ...result, followUpToken } } },
+                  },
+                }
+              : {}),
+          },
+        );
+        this.record(userId, outcome);
+      })
+      .catch((error: unknown) => this.deps.log.warn({ err: (error as Error).message }, "a Google follow-up failed"));
+  }
+
+  private record(userId: string, outcome: HomeGraphOutcome): void {
+    const { store, log } = this.deps;
+    const now = this.now();
+    if (outcome.ok) {
+      store.googleLinks.recordReport(userId, now);
+      return;
+    }
+    if (outcome.reason === "not_found") {
+      store.googleLinks.markBroken(userId, BROKEN, now);
+      store.grants.recordLinkError(userId, "google", BROKEN, now);
+      log.warn({ user: userId }, "Google answered 404 for this user: the link is marked broken");
+      return;
+    }
+    store.googleLinks.recordError(userId, outcome.message, now);
+    log.warn({ user: userId, reason: outcome.reason, status: outcome.status }, "HomeGraph refused a report");
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * The query-only sensor traits: SensorState for the readings Google names (water leak, smoke, CO2),
+ * TemperatureControl for a temperature, HumiditySetting for a humidity. None of them takes a command.
+ * Motion, illuminance and battery have no trait in Google's published schema and are not shown.
+ */
+import { trait } from "../messages.ts";
+import { declared, type GoogleDevice, type GoogleTrait, present } from "../trait.ts";
+
+interface SensorReading {
+  param: string;
+  capability: Record<string, unknown>;
+  state: (value: boolean | number) => Record<string, unknown>;
+}
+
+/** Google's sensor names for the model's readings, with the states its schema allows. */
+const READINGS: Record<string, SensorReading> = {
+  WaterLeak: {
+    param: "water_leak",
+    capability: { descriptiveCapabilities: { availableStates: ["leak", "no leak"] } },
+    state: (value) => ({ currentSensorState: value ? "leak" : "no leak" }),
+  },
+  SmokeLevel: {
+    param: "smoke",
+    capability: { descriptiveCapabilities: { availableStates: ["smoke detected", "no smoke detected"] } },
+    state: (value) => ({ currentSensorState: value ? "smoke detected" : "no smoke detected" }),
+  },
+  CarbonDioxideLevel: {
+    param: "co2_ppm",
+    capability: { numericCapabilities: { rawValueUnit: "PARTS_PER_MILLION" } },
+    state: (value) => ({ rawValue: value }),
+  },
+};
+
+const readingsOf = (device: GoogleDevice) =>
+  Object.entries(READINGS).filter(([, reading]) => device.type === "sensor" && declared(device, reading.param));
+
+export const sensorState: GoogleTrait = {
+  name: trait("SensorState"),
+  appliesTo: (device) => readingsOf(device).length > 0,
+  attributes: (device) => ({
+    sensorStatesSupported: readingsOf(device).map(([name, reading]) => ({ name, ...reading.capability })),
+  }),
+  states: (device) => {
+    const data = readingsOf(device).flatMap(([name, reading]) => {
+      const value = device.state[reading.param];
+      return typeof value === "boolean" || typeof value === "number" ? [{ name, ...reading.state(value) }] : [];
+    });
+    return data.length > 0 ? { currentSensorStateData: data } : {};
+  },
+  commands: {},
+};
+
+export const temperatureControl: GoogleTrait = {
+  name: trait("TemperatureControl"),
+  appliesTo: (device) => device.type === "sensor" && declared(device, "temperature_c") !== undefined,
+  attributes: (device) => {
+    const spec = declared(device, "temperature_c");
+    return {
+      temperatureRange: { minThresholdCelsius: spec?.min ?? -100, maxThresholdCelsius: spec?.max ?? 200 },
+      temperatureUnitForUX: "C",
+      queryOnlyTemperatureControl: true,
+    };
+  },
+  states: (device) =>
+    present({
+      temperatureAmbientCelsius:
+        typeof device.state.temperature_c === "number" ? device.state.temperature_c : undefined,
+    }),
+  commands: {},
+};
+
+export const humiditySetting: GoogleTrait = {
+  name: trait("HumiditySetting"),
+  appliesTo: (device) => device.type === "sensor" && declared(device, "humidity_pct") !== undefined,
+  attributes: () => ({ queryOnlyHumiditySetting: true }),
+  states: (device) =>
+    present({
+      humidityAmbientPercent:
+        typeof device.state.humidity_pct === "number" ? Math.round(device.state.humidity_pct) : undefined,
+    }),
+  commands: {},
+};
