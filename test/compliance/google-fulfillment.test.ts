@@ -364,6 +364,17 @@ for (const kind of BROKER_KINDS) {
       assert.equal(badExecute.body.payload.errorCode, "protocolError");
     });
 
+    test("all devices belong to the household: a second linked user gets the same SYNC", async () => {
+      const other = await linkAccount(bridge.daemon.store, `housemate-${kind}`, "google");
+      const mine = await intent("sync");
+      const theirs = await intent("sync", undefined, other.accessToken);
+      assert.equal(theirs.payload.agentUserId, other.userId, "each user is their own agentUserId");
+      assert.deepEqual(
+        theirs.payload.devices.map((d: any) => d.id).sort(),
+        mine.payload.devices.map((d: any) => d.id).sort(),
+      );
+    });
+
     test("DISCONNECT answers {} and ends the link: the token stops working", async () => {
       const leaving = await linkAccount(bridge.daemon.store, `leaver-${kind}`, "google");
       const body = await intent("disconnect", undefined, leaving.accessToken);
