@@ -1,7 +1,8 @@
 /**
  * What the benchmarks share: option parsing helpers, the closed-loop load runner, percentiles, RSS and CPU
- * meters, a keep-alive HTTP client, a daemon with simulated lights, the teardown of everything a run started,
- * the results table and the results file.
+ * meters, a keep-alive HTTP client, a daemon with simulated lights, an assistant's commands measured against
+ * the core command path, a house of many devices and what listing it costs, the teardown of everything a run
+ * started, the results tables and the results file.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -11,7 +12,8 @@ import { dirname, join, relative } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { SimFleet } from "../src/sim/index.ts";
+import type { DeviceType } from "../src/model/index.ts";
+import { type DeviceTemplate, deviceTemplate, SimFleet, SimNode } from "../src/sim/index.ts";
 import { type BrokerKind, TestBridge } from "../test/helpers/bridge.ts";
 
 /** The daemon answers a command within `commands.timeoutMs`; the client allows some more before giving up. */
@@ -88,14 +90,16 @@ export interface LoadOptions {
   warmup: number;
 }
 
+/** `defaults.concurrency`: the levels without --concurrency or BENCH_CONCURRENCY, "1,32" unless given. */
 export function loadOptions(
   values: { nodes?: string; concurrency?: string; requests?: string; warmup?: string },
   env: NodeJS.ProcessEnv,
+  defaults: { concurrency?: string } = {},
 ): LoadOptions {
   const nodes = integer("--nodes", values.nodes ?? env.BENCH_NODES ?? "10", 1, LOAD_LIMITS.nodes);
   const concurrency = list(
     "--concurrency",
-    values.concurrency ?? env.BENCH_CONCURRENCY ?? "1,32",
+    values.concurrency ?? env.BENCH_CONCURRENCY ?? defaults.concurrency ?? "1,32",
     1,
     LOAD_LIMITS.concurrency,
   );
@@ -108,6 +112,38 @@ export function loadOptions(
   );
   const warmup = integer("--warmup", values.warmup ?? env.BENCH_WARMUP ?? "1000", 0, LOAD_LIMITS.warmup);
   return { nodes, levels, warmup };
+}
+
+/** Blocks per system and level in an interleaved measurement; each block needs at least one request. */
+export function roundsOption(text: string | undefined, env: NodeJS.ProcessEnv, levels: readonly Level[], max: number) {
+  const rounds = integer("--rounds", text ?? env.BENCH_ROUNDS ?? "5", 1, max);
+  const fewest = Math.min(...levels.map((l) => l.requests));
+  if (rounds > fewest) throw new UsageError(`--rounds (${rounds}) must not exceed the fewest --requests (${fewest})`);
+  return rounds;
+}
+
+/** How long a warm-up or block may take, in ms. */
+export function phaseTimeoutOption(text: string | undefined, env: NodeJS.ProcessEnv): number {
+  return integer("--phase-timeout", text ?? env.BENCH_PHASE_TIMEOUT ?? "120", 5, 3600) * 1000;
+}
+
+/**
+ * Parses a benchmark's options; a bad one is printed with the help text (exit code 2), `--help` prints the
+ * help text (exit code 0). Returns the options, or the exit code.
+ */
+export function optionsOrExit<O>(parse: () => O | undefined, help: string): O | number {
+  let options: O | undefined;
+  try {
+    options = parse();
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n\n${help}\n`);
+    return 2;
+  }
+  if (options === undefined) {
+    process.stdout.write(`${help}\n`);
+    return 0;
+  }
+  return options;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -635,6 +671,367 @@ export async function startHearth(
   const token = store.adminTokens.create("bench", Date.now()).token;
   const brokerPid = kind === "mosquitto" ? findChildPid("mosquitto") : undefined;
   return { bridge, brokerPid, fleet, credentials, token };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// An assistant's commands next to the core command path
+
+/**
+ * What the benchmark last asked of each light, so that every command changes its state: brightness alternates
+ * between 30 and 70 (core and an assistant's brightness command, both of which also switch it on), power
+ * between on and off.
+ */
+export class Lights {
+  private readonly on: boolean[];
+  private readonly level: number[];
+
+  constructor(count: number) {
+    // The simulated light's power-on state: off at 80 %.
+    this.on = new Array<boolean>(count).fill(false);
+    this.level = new Array<number>(count).fill(80);
+  }
+
+  nextBrightness(light: number): number {
+    const brightness = this.level[light] === 30 ? 70 : 30;
+    this.level[light] = brightness;
+    this.on[light] = true;
+    return brightness;
+  }
+
+  nextPower(light: number): boolean {
+    const on = !this.on[light];
+    this.on[light] = on;
+    return on;
+  }
+}
+
+export interface CommandResult<S extends string = string> extends PhaseResult<S> {
+  broker: BrokerKind;
+  /** See cpuPerCommand. */
+  cpuMsPerCommand: number;
+}
+
+/**
+ * This process's CPU time per measured request, in ms: less disturbed than latency when another process takes
+ * a core for a while, and at c=1 the cost of one request including the simulated node and the load generator.
+ */
+export function cpuPerCommand(r: PhaseResult): number {
+  return round(((r.cpuPercent / 100) * r.durationMs) / r.requests, 3);
+}
+
+/**
+ * At each concurrency level, every system against the others, on one daemon, in turns. `issuer` gives the
+ * request of a system on the level's agent.
+ */
+export async function benchCommands<S extends string>(
+  broker: BrokerKind,
+  systems: readonly S[],
+  issuer: (system: S, agent: http.Agent) => Issue,
+  options: { levels: readonly Level[]; warmup: number; rounds: number; phaseTimeoutMs: number },
+  brokerPid: number | undefined,
+): Promise<Array<CommandResult<S>>> {
+  const counters = new Map(systems.map((s) => [s, { next: 0 }]));
+  const results: Array<CommandResult<S>> = [];
+  for (const level of options.levels) {
+    // One agent for all systems: their blocks take turns, so its sockets never idle past the server's
+    // keep-alive timeout (an agent per system would find a socket the server is just closing).
+    const agent = new http.Agent({ keepAlive: true, maxSockets: level.concurrency });
+    try {
+      const contenders = systems.map((system) => ({
+        system,
+        counter: counters.get(system) as { next: number },
+        issue: issuer(system, agent),
+      }));
+      for (const result of await measureInterleaved(contenders, level, options, brokerPid)) {
+        results.push(
+          report({ broker, ...result, cpuMsPerCommand: cpuPerCommand(result) }, `${result.system} (${broker})`),
+        );
+      }
+    } finally {
+      agent.destroy();
+    }
+  }
+  return results;
+}
+
+export const COMMAND_COLUMNS = [
+  "system",
+  "broker",
+  "c",
+  "requests",
+  "cmd/s",
+  "p50 ms",
+  "p90 ms",
+  "p99 ms",
+  "max ms",
+  "errors",
+  "CPU %",
+  "CPU ms/cmd",
+  "mosq %",
+  "other %",
+  "RSS MiB",
+];
+
+export function commandRow(r: CommandResult): string[] {
+  return [
+    r.system,
+    r.broker,
+    String(r.concurrency),
+    String(r.requests),
+    String(r.commandsPerSecond),
+    r.p50Ms.toFixed(2),
+    r.p90Ms.toFixed(2),
+    r.p99Ms.toFixed(2),
+    r.maxMs.toFixed(2),
+    String(r.errors),
+    String(r.cpuPercent),
+    cpuPerCommand(r).toFixed(2),
+    r.brokerCpuPercent === null ? "-" : String(r.brokerCpuPercent),
+    r.otherCpuPercent === null ? "-" : String(r.otherCpuPercent),
+    r.rssPeakMiB.toFixed(0),
+  ];
+}
+
+export interface Ratio<S extends string = string> {
+  system: S;
+  broker: BrokerKind;
+  concurrency: number;
+  /** The assistant's commands/s over core's: 0.8 means the assistant's path reaches 80% of core's throughput. */
+  throughput: number;
+  /** The assistant's p50 over core's: 1.3 means a median request takes 1.3 times as long as a core command. */
+  p50: number;
+  p99: number;
+  /** The assistant's CPU time per request over core's. */
+  cpu: number;
+  /** What the assistant's path adds to a median request, in ms. */
+  p50DeltaMs: number;
+}
+
+/** Every system other than `core` against the `core` row of the same broker and concurrency. */
+export function ratiosToCore<S extends string>(results: ReadonlyArray<CommandResult<S>>): Array<Ratio<S>> {
+  const out: Array<Ratio<S>> = [];
+  for (const other of results.filter((r) => r.system !== "core")) {
+    const core = results.find(
+      (r) => r.system === "core" && r.broker === other.broker && r.concurrency === other.concurrency,
+    );
+    if (!core) continue;
+    out.push({
+      system: other.system,
+      broker: other.broker,
+      concurrency: other.concurrency,
+      throughput: round(other.commandsPerSecond / core.commandsPerSecond, 2),
+      p50: round(other.p50Ms / core.p50Ms, 2),
+      p99: round(other.p99Ms / core.p99Ms, 2),
+      cpu: round(cpuPerCommand(other) / cpuPerCommand(core), 2),
+      p50DeltaMs: round(other.p50Ms - core.p50Ms, 2),
+    });
+  }
+  return out;
+}
+
+/** The ratios as a table whose first column is headed `title` (`Alexa / core`). */
+export function ratioTable(title: string, ratios: readonly Ratio[]): string {
+  return table(
+    [title, "broker", "c", "throughput", "p50", "p99", "CPU/cmd", "p50 +ms"],
+    ratios.map((r) => [
+      r.system,
+      r.broker,
+      String(r.concurrency),
+      `${r.throughput.toFixed(2)}×`,
+      `${r.p50.toFixed(2)}×`,
+      `${r.p99.toFixed(2)}×`,
+      `${r.cpu.toFixed(2)}×`,
+      r.p50DeltaMs.toFixed(2),
+    ]),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// A house of many devices, and what listing it costs
+
+/** Nodes of a house daemon connecting at once. */
+const HOUSE_START_CONCURRENCY = 8;
+/** Unmeasured listing calls (of each kind) before the measured ones. */
+export const LISTING_WARMUP = 10;
+
+/**
+ * The mixed devices of one node: the types of `mix` in turn, then again, each numbered within its type
+ * (`light_1`, `switch_1`… `light_2`) and named after its node, type and number.
+ */
+export function mixedDevices(nodeId: string, count: number, mix: readonly DeviceType[]): DeviceTemplate[] {
+  const numbers = new Map<DeviceType, number>();
+  return Array.from({ length: count }, (_, i) => {
+    const type = mix[i % mix.length] as DeviceType;
+    const n = (numbers.get(type) ?? 0) + 1;
+    numbers.set(type, n);
+    const template = deviceTemplate(type, `${type}_${n}`);
+    return { ...template, declaration: { ...template.declaration, name: `${nodeId} ${type} ${n}` } };
+  });
+}
+
+export interface House {
+  bridge: TestBridge;
+  /** Devices in the house, all online. */
+  devices: number;
+  /** An admin token. */
+  adminToken: string;
+}
+
+/**
+ * A daemon holding a house: `nodes` simulated nodes (`house-01`…) of `devicesPerNode` devices of the types of
+ * `mix`, all online. `name` tells it from other daemons in messages (`discovery`); `onBridge` hears of the
+ * daemon as soon as it runs, for its logs if the rest fails.
+ */
+export async function startHouse(
+  kind: BrokerKind,
+  house: { name: string; nodes: number; devicesPerNode: number; mix: readonly DeviceType[] },
+  cleanups: Cleanups,
+  settings: Record<string, unknown>,
+  onBridge: (bridge: TestBridge) => void,
+): Promise<House> {
+  const bridge = await TestBridge.start(kind, { settings: { logLevel: "warn", ...settings } });
+  cleanups.add(`${house.name} daemon (${kind})`, () => bridge.stop());
+  onBridge(bridge);
+  const nodes: SimNode[] = [];
+  cleanups.add(`${house.name} simulated nodes`, async () => {
+    await Promise.allSettled(nodes.map((node) => node.close()));
+  });
+  const credentials: Array<{ nodeId: string; password: string }> = [];
+  for (const nodeId of nodeIds(house.nodes).map((id) => id.replace("bench-", "house-"))) {
+    credentials.push({ nodeId, password: (await bridge.addNode(nodeId)).password });
+  }
+  let next = 0;
+  const starter = async () => {
+    while (next < credentials.length) {
+      const { nodeId, password } = credentials[next++] as { nodeId: string; password: string };
+      const devices = mixedDevices(nodeId, house.devicesPerNode, house.mix);
+      nodes.push(await SimNode.start({ url: bridge.mqttUrl, nodeId, password, devices }));
+    }
+  };
+  await Promise.all(Array.from({ length: HOUSE_START_CONCURRENCY }, starter));
+  const expected = house.nodes * house.devicesPerNode;
+  const store = bridge.daemon.store;
+  await waitUntil(
+    () => store.devices.list().filter((d) => d.present && d.online).length === expected,
+    ONLINE_TIMEOUT_MS,
+    `${expected} simulated devices to be online in the ${house.name} daemon`,
+  );
+  const adminToken = store.adminTokens.create("bench", Date.now()).token;
+  return { bridge, devices: expected, adminToken };
+}
+
+export interface ListingResult extends PhaseResult {
+  /** Devices (or endpoints) in every answer. */
+  items: number;
+  /** Size of the answer's body. */
+  bytes: number;
+}
+
+/**
+ * An assistant's listing of the whole house (`call`: resolves with an answer it has checked to hold every
+ * device) against `GET /api/v1/devices` on the same daemon: one call at a time, in turns, after
+ * LISTING_WARMUP unmeasured calls of each.
+ */
+export async function measureListing(
+  house: House,
+  listing: { name: string; call: (agent: http.Agent, base: URL) => Promise<HttpAnswer> },
+  options: { calls: number; rounds: number; phaseTimeoutMs: number },
+): Promise<[ListingResult, ListingResult]> {
+  const base = new URL(house.bridge.httpUrl);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const level = { concurrency: 1, requests: options.calls };
+  const phase = {
+    warmup: LISTING_WARMUP,
+    phaseTimeoutMs: options.phaseTimeoutMs,
+    rounds: Math.min(options.rounds, options.calls),
+  };
+  try {
+    let bytes = 0;
+    const assistant: Issue = async () => {
+      bytes = Math.max(bytes, (await listing.call(agent, base)).bytes);
+    };
+    let listBytes = 0;
+    const listDevices: Issue = async () => {
+      const answer = await httpRequest(agent, base, {
+        method: "GET",
+        path: "/api/v1/devices",
+        headers: { authorization: `Bearer ${house.adminToken}` },
+      });
+      const devices = jsonOf<unknown[]>(answer);
+      if (!Array.isArray(devices) || devices.length !== house.devices) {
+        throw new Error(`${Array.isArray(devices) ? devices.length : "no"} devices instead of ${house.devices}`);
+      }
+      listBytes = Math.max(listBytes, answer.bytes);
+    };
+    const [listed, adminListed] = await measureInterleaved(
+      [
+        { system: listing.name, counter: { next: 0 }, issue: assistant },
+        { system: "GET /api/v1/devices", counter: { next: 0 }, issue: listDevices },
+      ],
+      level,
+      phase,
+    );
+    return [
+      { ...report(listed as PhaseResult), items: house.devices, bytes },
+      { ...report(adminListed as PhaseResult), items: house.devices, bytes: listBytes },
+    ];
+  } finally {
+    agent.destroy();
+  }
+}
+
+export const LISTING_COLUMNS = [
+  "request",
+  "calls",
+  "items",
+  "bytes",
+  "p50 ms",
+  "p90 ms",
+  "p99 ms",
+  "max ms",
+  "errors",
+  "CPU %",
+  "RSS MiB",
+];
+
+export function listingRow(r: ListingResult): string[] {
+  return [
+    r.system,
+    String(r.requests),
+    String(r.items),
+    String(r.bytes),
+    r.p50Ms.toFixed(2),
+    r.p90Ms.toFixed(2),
+    r.p99Ms.toFixed(2),
+    r.maxMs.toFixed(2),
+    String(r.errors),
+    String(r.cpuPercent),
+    r.rssPeakMiB.toFixed(0),
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Ending a run
+
+/**
+ * A run that failed part-way: what the daemon logged before the failure (not the noise of requests cut short
+ * by the shutdown), then everything stopped. Returns the exit code, 1.
+ */
+export async function abortRun(error: unknown, teardown: Teardown, logs: TestBridge | undefined): Promise<number> {
+  const logged = [...(logs?.logs.raw ?? [])];
+  await teardown.unwind();
+  process.stderr.write(`\nbench failed: ${(error as Error).message}\n`);
+  if (logged.length > 0) process.stderr.write(`last daemon log lines:\n${logged.slice(-10).join("\n")}\n`);
+  return 1;
+}
+
+/** Every phase with failed requests, on stderr; the exit code: 1 if there was one, else 0. */
+export function exitCodeOf(results: readonly PhaseResult[]): number {
+  const failed = results.filter((r) => r.errors > 0);
+  for (const r of failed) {
+    process.stderr.write(`${r.system} c=${r.concurrency}: ${r.errors} requests failed, first: ${r.errorSamples[0]}\n`);
+  }
+  return failed.length > 0 ? 1 : 0;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
