@@ -9,6 +9,7 @@ import type { DeviceState, EventBus } from "../bus.ts";
 import type { Config } from "../config/index.ts";
 import { ArrivalWatcher } from "../devices/arrival.ts";
 import type { CommandService } from "../devices/commands.ts";
+import { scenePolicy } from "../devices/guarded.ts";
 import type { Logger } from "../log.ts";
 import type { ParamValue } from "../model/index.ts";
 import type { Authenticated } from "../oauth/grants.ts";
@@ -223,6 +224,14 @@ export class AlexaSmartHome {
       throw new AlexaError(
         "INVALID_DIRECTIVE",
         `a scene supports Alexa.SceneController.Activate, not ${namespace}.${name}`,
+      );
+    }
+    // Alexa has no challenge for scenes: one that unlocks or opens a way into the house would bypass the
+    // PIN that unlocking it directly asks for, so it is refused here.
+    if (scenePolicy(scene, (id) => this.deps.store.devices.get(id), this.deps.config.devices) !== "none") {
+      throw new AlexaError(
+        "INVALID_DIRECTIVE",
+        "this scene unlocks or opens a door, which needs a PIN: run it from Google or the Hearth API",
       );
     }
     const timeoutMs = this.deps.config.alexa.commandTimeoutMs;

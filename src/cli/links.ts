@@ -17,7 +17,8 @@ export function linksCommand(): Command {
         ["LINKED", (l) => l.linked_at],
         ["LAST REFRESH", (l) => l.last_refresh_at],
         ["LAST REQUEST", (l) => l.last_request_at],
-        ["EVENTS", (l) => l.events?.state ?? null],
+        // What Hearth pushes to the platform: Alexa's events, Google's reports.
+        ["PUSH", (l) => l.events?.state ?? l.reports?.state ?? null],
         ["LAST ERROR", (l) => (l.last_error ? `${l.last_error} (${l.last_error_at})` : null)],
       ],
     },

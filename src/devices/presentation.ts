@@ -18,7 +18,8 @@ export function presentDevice(record: DeviceRecord, overrides: Config["devices"]
   const override = overrides[record.id];
   return {
     ...record,
-    displayName: override?.name ?? record.name ?? record.id,
+    // An empty name from a node is no name: Google refuses a whole SYNC over one empty name.
+    displayName: override?.name || record.name || record.id,
     deviceClass: override?.class ?? record.definition.class,
     roomName: override?.room ?? record.room ?? undefined,
   };

@@ -25,12 +25,17 @@ export interface ReportStateDeps {
   homegraph: Pick<HomeGraph, "configured" | "reportState" | "requestSync">;
   log: Logger;
   now?: () => number;
+  startupGraceMs?: number;
 }
 
 const OWNER = "google-report-state";
 /** How long a PENDING command may take before Google is told it failed. */
 export const FOLLOW_UP_LIMIT_MS = 60_000;
 const BROKEN = "Google does not know this user any more: unlink and link Hearth again in the Google Home app";
+/** Every node counts as offline at start until the broker says otherwise; those still offline after this are news. */
+export const STARTUP_GRACE_MS = 15_000;
+/** How long the list of users to report to is reused: it is read on every state change. */
+const RECIPIENTS_TTL_MS = 1000;
 
 export class GoogleReportState {
   private readonly changed = new Set<string>();
@@ -39,6 +44,8 @@ export class GoogleReportState {
   private readonly arrivals: ArrivalWatcher;
   private readonly now: () => number;
   private stopped = false;
+  private startupTimer: NodeJS.Timeout | undefined;
+  private cachedRecipients: { users: string[]; at: number } | undefined;
 
   constructor(private readonly deps: ReportStateDeps) {
     this.now = deps.now ?? Date.now;
@@ -51,6 +58,16 @@ export class GoogleReportState {
     bus.on(OWNER, "device.availability", (event) => this.noteChange(event.deviceIds));
     bus.on(OWNER, "device.registry", () => this.scheduleSync());
     bus.on(OWNER, "scene.registry", () => this.scheduleSync());
+    // Google still believes what it was told before the restart: nodes that did not come back are news.
+    this.startupTimer = setTimeout(() => {
+      this.noteChange(
+        this.deps.store.devices
+          .list()
+          .filter((device) => !device.online)
+          .map((device) => device.id),
+      );
+    }, this.deps.startupGraceMs ?? STARTUP_GRACE_MS);
+    this.startupTimer.unref();
   }
 
   stop(): void {
@@ -59,12 +76,20 @@ export class GoogleReportState {
     this.deps.bus.removeListeners(OWNER);
     clearTimeout(this.reportTimer);
     clearTimeout(this.syncTimer);
+    clearTimeout(this.startupTimer);
     this.arrivals.stop();
   }
 
   /** Users Google should hear about: linked, and not known to be unlinked or broken. */
   private recipients(): string[] {
-    return this.deps.homegraph.configured ? this.deps.store.googleLinks.reportable() : [];
+    if (!this.deps.homegraph.configured) return [];
+    const now = this.now();
+    if (this.cachedRecipients && now - this.cachedRecipients.at <= RECIPIENTS_TTL_MS)
+      return this.cachedRecipients.users;
+    const users = this.deps.store.googleLinks.reportable();
+    // Nobody yet is not remembered: a user who just synced must be reported to at once.
+    this.cachedRecipients = users.length > 0 ? { users, at: now } : undefined;
+    return users;
   }
 
   private noteChange(deviceIds: readonly string[]): void {
@@ -95,12 +120,18 @@ export class GoogleReportState {
     );
   }
 
-  private scheduleSync(): void {
-    if (this.stopped || this.recipients().length === 0) return;
+  /** Users to ask for a SYNC at the next window; all recipients when the device list changed. */
+  private readonly syncFor = new Set<string>();
+
+  private scheduleSync(users: readonly string[] = this.recipients()): void {
+    if (this.stopped || users.length === 0) return;
+    for (const user of users) this.syncFor.add(user);
     this.syncTimer ??= setTimeout(() => {
       this.syncTimer = undefined;
+      const due = [...this.syncFor];
+      this.syncFor.clear();
       void Promise.all(
-        this.recipients().map(async (userId) => this.record(userId, await this.deps.homegraph.requestSync(userId))),
+        due.map(async (userId) => this.recordSync(userId, await this.deps.homegraph.requestSync(userId))),
       );
     }, this.deps.config.google.requestSyncDelayMs);
   }
@@ -127,6 +158,7 @@ export class GoogleReportState {
                 : { openPercent: Math.round(Number(device.state.position)) }),
             }
           : { status: "FAILURE", errorCode: device.online ? "deviceJammingDetected" : "deviceOffline" };
+        if (result.status === "SUCCESS" && trait !== "LockUnlock" && typeof device.state.position !== "number") return;
         const outcome = await this.deps.homegraph.reportState(
           userId,
           { [deviceId]: device.online ? deviceStates(device) : { online: false } },
@@ -146,6 +178,10 @@ export class GoogleReportState {
       .catch((error: unknown) => this.deps.log.warn({ err: (error as Error).message }, "a Google follow-up failed"));
   }
 
+  /**
+   * A report's outcome. A 404 may mean a device Google has not synced yet (just after linking, or a new
+   * node), so it is answered with a Request Sync; only a 404 to that marks the link broken.
+   */
   private record(userId: string, outcome: HomeGraphOutcome): void {
     const { store, log } = this.deps;
     const now = this.now();
@@ -154,12 +190,27 @@ export class GoogleReportState {
       return;
     }
     if (outcome.reason === "not_found") {
-      store.googleLinks.markBroken(userId, BROKEN, now);
-      store.grants.recordLinkError(userId, "google", BROKEN, now);
-      log.warn({ user: userId }, "Google answered 404 for this user: the link is marked broken");
+      log.info({ user: userId }, "Google does not know a reported device yet: asking it to sync");
+      this.scheduleSync([userId]);
       return;
     }
     store.googleLinks.recordError(userId, outcome.message, now);
-    log.warn({ user: userId, reason: outcome.reason, status: outcome.status }, "HomeGraph refused a report");
+    log.warn(
+      { user: userId, reason: outcome.reason, status: outcome.status, message: outcome.message },
+      "HomeGraph refused a report",
+    );
+  }
+
+  private recordSync(userId: string, outcome: HomeGraphOutcome): void {
+    const { store, log } = this.deps;
+    if (outcome.ok || outcome.reason !== "not_found") {
+      this.record(userId, outcome);
+      return;
+    }
+    const now = this.now();
+    store.googleLinks.markBroken(userId, BROKEN, now);
+    store.grants.recordLinkError(userId, "google", BROKEN, now);
+    this.cachedRecipients = undefined;
+    log.warn({ user: userId }, "Google answered 404 to a Request Sync: the link is marked broken");
   }
 }

@@ -4,19 +4,7 @@
  * policy, calls `verify` with the `challenge` the request carried, and turns a refusal into
  * `challengeNeeded` or an error code; this module knows nothing else of Google's messages.
  *
- * The policy rule:
- * - Unlocking and opening are the guarded actions of locks and covers: they let someone in. Locking and
- *   closing never ask (a door left open is the risk, not a door closed), nor does anything else (stop).
- *   The change is named by its target, not by the direction of travel: moving a cover to any position
- *   above 0 % is `open` (a garage door at 30 % lets a person under it), even when it was further open.
- * - By default unlocking a lock needs the PIN, and so does opening a cover of class garage, door, gate or
- *   window (the class from the config's override first, then the node's declaration). These are the
- *   cases Google requires a PIN for when it certifies an integration. Blinds, curtains, shutters, awnings
- *   and covers without a class need nothing.
- * - On every other device type every command is guarded, with `none` as the default: a switch may drive a
- *   garage door's relay, and only the user knows it does.
- * - `devices.<id>.twoFactor` in the config replaces the default for the device's guarded actions, in
- *   either direction: `none` lets a bedroom door's lock open without a PIN, `ack` or `pin` guards a switch.
+ * The policy rule is in src/devices/guarded.ts.
  *
  * Checking:
  * - `ack` needs `challenge.ack === true`; anything else is answered `ackNeeded`. There is no lockout:
@@ -47,50 +35,17 @@
  */
 import type { Config, TwoFactorPolicy } from "../config/index.ts";
 import type { Logger } from "../log.ts";
-import type { DeviceClass, DeviceType } from "../model/index.ts";
 import { AccountError } from "../oauth/errors.ts";
 import { type PasswordHasher, passwordHasher } from "../oauth/passwords.ts";
 import type { Store } from "../store/index.ts";
 
-/** What a command does, as far as the policy cares. */
-export type GuardedChange =
-  | { kind: "unlock" }
-  | { kind: "lock" }
-  | { kind: "open" }
-  | { kind: "close" }
-  | { kind: "other" };
-
-/** What the policy needs of a device: a store DeviceRecord fits. */
-export interface GuardedDevice {
-  id: string;
-  type: DeviceType;
-  definition: { class?: DeviceClass };
-}
-
-/** The part of the config's `devices` overrides the policy reads. */
-export type TwoFactorOverrides = Readonly<Record<string, { class?: DeviceClass; twoFactor?: TwoFactorPolicy }>>;
-
-/** Cover classes that are a way into the house. */
-export const PIN_GUARDED_COVER_CLASSES: ReadonlySet<DeviceClass> = new Set(["garage", "door", "gate", "window"]);
-
-const LETS_SOMEONE_IN: ReadonlySet<GuardedChange["kind"]> = new Set(["unlock", "open"]);
-
-/** The policy that applies to `change` on `device`; see the module comment for the rule. */
-export function guardedPolicy(
-  device: GuardedDevice,
-  overrides: TwoFactorOverrides,
-  change: GuardedChange,
-): TwoFactorPolicy {
-  const override = overrides[device.id];
-  if (device.type === "lock" || device.type === "cover") {
-    if (!LETS_SOMEONE_IN.has(change.kind)) return "none";
-    if (override?.twoFactor !== undefined) return override.twoFactor;
-    if (device.type === "lock") return "pin";
-    const deviceClass = override?.class ?? device.definition.class;
-    return deviceClass !== undefined && PIN_GUARDED_COVER_CLASSES.has(deviceClass) ? "pin" : "none";
-  }
-  return override?.twoFactor ?? "none";
-}
+export {
+  type GuardedChange,
+  type GuardedDevice,
+  guardedPolicy,
+  PIN_GUARDED_COVER_CLASSES,
+  type TwoFactorOverrides,
+} from "../devices/guarded.ts";
 
 export const PIN_MIN_DIGITS = 4;
 export const PIN_MAX_DIGITS = 8;

@@ -2,7 +2,14 @@
  * The JSON shapes of devices and nodes, shared by the admin API and the CLI's `--json` output. Kept apart
  * from the routes so that the CLI can print them without loading the HTTP stack.
  */
-import type { AlexaGrantSummary, DeviceRecord, LinkRecord, NodeRecord, Store } from "../store/index.ts";
+import type {
+  AlexaGrantSummary,
+  DeviceRecord,
+  GoogleLinkSummary,
+  LinkRecord,
+  NodeRecord,
+  Store,
+} from "../store/index.ts";
 
 /** A stored time (ms since the epoch) as ISO 8601, or null. */
 function iso(time: number | null): string | null {
@@ -45,10 +52,11 @@ export function nodeView(node: NodeRecord) {
  */
 export function linkViews(store: Store) {
   const events = new Map(store.alexaGrants.list().map((grant) => [grant.userId, grant]));
-  return store.grants.links().map((link) => linkView(link, events.get(link.userId)));
+  const reports = new Map(store.googleLinks.list().map((link) => [link.userId, link]));
+  return store.grants.links().map((link) => linkView(link, events.get(link.userId), reports.get(link.userId)));
 }
 
-function linkView(link: LinkRecord, events: AlexaGrantSummary | undefined) {
+function linkView(link: LinkRecord, events: AlexaGrantSummary | undefined, reports: GoogleLinkSummary | undefined) {
   return {
     user: link.userName,
     platform: link.platform,
@@ -65,5 +73,12 @@ function linkView(link: LinkRecord, events: AlexaGrantSummary | undefined) {
         : events
           ? { state: events.state, last_event_at: iso(events.lastEventAt), last_error: events.lastError }
           : { state: "not granted", last_event_at: null, last_error: null },
+    // A Google link: whether Hearth reports state to HomeGraph for it (`active`, `broken`, `disconnected`).
+    reports:
+      link.platform !== "google"
+        ? null
+        : reports
+          ? { state: reports.state, last_report_at: iso(reports.lastReportAt), last_error: reports.lastError }
+          : { state: "not synced", last_report_at: null, last_error: null },
   };
 }

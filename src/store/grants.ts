@@ -306,6 +306,13 @@ export class GrantStore {
       .run(error, now, userId, platform);
   }
 
+  /** The platform works again (Google synced after a broken link): its old error is history. */
+  clearLinkError(userId: string, platform: string): void {
+    this.db
+      .prepare("UPDATE account_links SET last_error = NULL, last_error_at = NULL WHERE user_id = ? AND platform = ?")
+      .run(userId, platform);
+  }
+
   links(): LinkRecord[] {
     return this.db
       .prepare<[], LinkRow>(

@@ -50,6 +50,11 @@ for (const kind of BROKER_KINDS) {
             devices: { [`${NODE}.light`]: { name: "Kitchen (main) light!" } },
             scenes: [
               {
+                id: "welcome",
+                name: "Welcome home",
+                actions: [{ device: `${NODE}.lock`, params: { locked: false } }],
+              },
+              {
                 id: "movie_night",
                 name: "Movie night",
                 actions: [
@@ -369,6 +374,14 @@ for (const kind of BROKER_KINDS) {
         secret,
       );
       assert.equal(errorType(deactivate), "INVALID_DIRECTIVE");
+      const welcome = await callAlexa(
+        bridge,
+        directive("Alexa.SceneController", "Activate", { token: alice.accessToken, endpointId: "scene@welcome" }),
+        secret,
+      );
+      assert.equal(errorType(welcome), "INVALID_DIRECTIVE", "a scene that unlocks a door would bypass the PIN");
+      assert.match(welcome.body.event.payload.message, /PIN/);
+      assert.equal(sim.state("lock").locked, true);
     });
 
     test("values out of range name the valid range; malformed values and directives are refused", async () => {

@@ -48,7 +48,10 @@ for (const kind of BROKER_KINDS) {
               [id("light")]: { name: "Sofa lamp", room: "Living Room" },
               [id("outlet")]: { twoFactor: "ack" },
             },
-            scenes: [{ id: "evening", name: "Evening", actions: [{ device: id("switch"), params: { on: true } }] }],
+            scenes: [
+              { id: "evening", name: "Evening", actions: [{ device: id("switch"), params: { on: true } }] },
+              { id: "welcome", name: "Welcome", actions: [{ device: id("lock"), params: { locked: false } }] },
+            ],
           },
         }),
         (b) => b.stop(),
@@ -313,7 +316,8 @@ for (const kind of BROKER_KINDS) {
       );
       assert.equal(body.payload.commands[0].status, "PENDING");
       assert.equal(body.payload.commands[0].states.isLocked, true, "the bolt has not moved yet");
-      await eventually(() => sim.state("lock").locked === false, 6000, "the lock to arrive");
+      await eventually(() => sim.state("lock").lock_state === "unlocked", 6000, "the lock to arrive");
+      sim.actuationMs = 0;
       await executeOn([id("lock")], [cmd("LockUnlock", { lock: true })]);
     });
 
@@ -324,6 +328,14 @@ for (const kind of BROKER_KINDS) {
       assert.equal(sim.state("switch").on, true);
       const deactivate = await executeOn(["scene@evening"], [cmd("ActivateScene", { deactivate: true })]);
       assert.equal(deactivate.payload.commands[0].errorCode, "functionNotSupported");
+      // A scene that unlocks the door asks what unlocking it asks.
+      const welcome = await executeOn(["scene@welcome"], [cmd("ActivateScene", { deactivate: false })]);
+      assert.equal(welcome.payload.commands[0].challengeNeeded?.type, "pinNeeded");
+      assert.equal(sim.state("lock").locked, true);
+      const welcomed = await executeOn(["scene@welcome"], [cmd("ActivateScene", { deactivate: false }, { pin: PIN })]);
+      assert.equal(welcomed.payload.commands[0].status, "SUCCESS");
+      assert.equal(sim.state("lock").locked, false);
+      await executeOn([id("lock")], [cmd("LockUnlock", { lock: true })]);
     });
 
     test("an offline node is OFFLINE at once in EXECUTE and QUERY", async () => {
@@ -334,6 +346,8 @@ for (const kind of BROKER_KINDS) {
       const body = await executeOn(["google-house-2.switch"], [cmd("OnOff", { on: true })]);
       assert.ok(Date.now() - started < 1000);
       assert.equal(body.payload.commands[0].status, "OFFLINE");
+      const log = await bridge.api("GET", "/api/v1/commands?device=google-house-2.switch");
+      assert.ok(JSON.stringify(log.body).includes("offline"), "the attempt is in the command log, for the replay");
       const query = await intent("query", { devices: [{ id: "google-house-2.switch" }] });
       assert.equal(query.payload.devices["google-house-2.switch"].status, "OFFLINE");
       assert.equal(query.payload.devices["google-house-2.switch"].online, false);

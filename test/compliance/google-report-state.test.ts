@@ -195,8 +195,11 @@ describe("Google Report State and Request Sync", () => {
     }
   });
 
-  test("a 404 from Google marks the link broken until Google syncs again", async () => {
-    google.queueResponse("report", 404, googleError(404, "NOT_FOUND", "Requested entity was not found."));
+  test("a 404 is answered with a Request Sync; a 404 to that marks the link broken until Google syncs again", async () => {
+    const notFound = googleError(404, "NOT_FOUND", "Requested entity was not found.");
+    google.queueResponse("report", 404, notFound);
+    google.queueResponse("sync", 404, notFound);
+    const syncsBefore = google.syncRequests.length;
     const from = google.reports.length;
     await sim.press("light", { brightness: 66 });
     await eventually(() => google.reports.length > from, 3000, "the refused report");
@@ -210,13 +213,20 @@ describe("Google Report State and Request Sync", () => {
       "the link marked broken",
     );
     assert.ok(broken);
+    assert.equal(google.syncRequests.length, syncsBefore + 1, "one Request Sync asked Google first");
+    assert.equal(broken.reports.state, "broken");
     const after = google.reports.length;
     await sim.press("light", { brightness: 67 });
     await new Promise((resolve) => setTimeout(resolve, 400));
     assert.equal(google.reports.length, after, "nothing more is sent to a broken link");
     await fulfil("SYNC");
+    await new Promise((resolve) => setTimeout(resolve, 1100));
     const resumed = google.reports.length;
     await sim.press("light", { brightness: 68 });
     await reportOf(resumed, id("light"), "reports after the new SYNC");
+    const links = await bridge.api("GET", "/api/v1/links");
+    const link = links.body.find((l: any) => l.user === "gina" && l.platform === "google");
+    assert.equal(link.last_error, null, "the link health is clean again");
+    assert.equal(link.reports.state, "active");
   });
 });

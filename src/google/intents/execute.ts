@@ -7,14 +7,16 @@
  * guarded commands.
  */
 import type { DeviceState } from "../../bus.ts";
+import type { TwoFactorPolicy } from "../../config/index.ts";
+import { changeOf, guardedPolicy, scenePolicy } from "../../devices/guarded.ts";
 import type { CanonicalCommand, ParamValue } from "../../model/index.ts";
-import { sceneIdOfEndpoint } from "../../scenes/index.ts";
+import { sceneEndpointId, sceneIdOfEndpoint } from "../../scenes/index.ts";
 import type { IntentContext, Principal } from "../context.ts";
 import { deviceStates, isExposed, present, traitsOf } from "../devices.ts";
 import { GoogleError, googleErrorCode, isOfflineCode } from "../errors.ts";
 import { type Challenge, command as commandName, ExecutePayloadSchema, type Execution } from "../messages.ts";
 import type { GoogleDevice } from "../trait.ts";
-import { type GuardedChange, guardedPolicy, type VerifyRequest, type VerifyResult } from "../two-factor.ts";
+import type { VerifyRequest, VerifyResult } from "../two-factor.ts";
 
 /** One device's outcome, before outcomes are grouped. */
 interface Outcome {
@@ -60,40 +62,53 @@ async function executeOn(
   verify: Verify,
 ): Promise<Outcome> {
   const sceneId = sceneIdOfEndpoint(id);
-  if (sceneId !== undefined) return activateScene(ctx, principal, sceneId, executions);
+  if (sceneId !== undefined) return activateScene(ctx, principal, sceneId, executions, verify);
   const record = ctx.store.devices.get(id);
   const device = record ? present(record, ctx.config) : undefined;
   if (!device || !isExposed(device)) return { status: "ERROR", errorCode: "deviceNotFound" };
-  if (!device.online) return { status: "OFFLINE", errorCode: "deviceOffline", states: { online: false } };
   let canonical: CanonicalCommand;
   try {
     canonical = merge(executions.map((execution) => toCanonical(execution, device)));
   } catch (error) {
     return { status: "ERROR", errorCode: googleErrorCode(error) ?? "protocolError" };
   }
-
   const policy = guardedPolicy(device, ctx.config.devices, changeOf(device, canonical));
-  if (policy !== "none") {
-    const challenge = executions.find((e) => e.challenge)?.challenge as Challenge | undefined;
-    const verdict = await verify({
-      userId: principal.userId,
-      deviceId: device.id,
-      policy,
-      ...(challenge ? { challenge } : {}),
-    });
-    if (!verdict.ok) {
-      return "challenge" in verdict
-        ? {
-            status: "ERROR",
-            errorCode: "challengeNeeded",
-            challengeNeeded: { type: verdict.challenge },
-            // With an acknowledgement Google tells the user what the device is doing now.
-            ...(verdict.challenge === "ackNeeded" ? { states: deviceStates(device) } : {}),
-          }
-        : { status: "ERROR", errorCode: verdict.error };
-    }
-  }
+  // Nobody is asked for a PIN for a device that cannot act on it. An unguarded command still goes to the
+  // command path, which answers `offline` at once, and records the wish for when the node returns.
+  if (!device.online && policy !== "none") return OFFLINE;
+  const refusal = await challenge(verify, principal, device.id, policy, executions, () => deviceStates(device));
+  if (refusal) return refusal;
   return run(ctx, principal, device, canonical, executions);
+}
+
+const OFFLINE: Outcome = { status: "OFFLINE", errorCode: "deviceOffline", states: { online: false } };
+
+/** Undefined when the policy is met; otherwise the refusal Google must hear (a challenge or an error). */
+async function challenge(
+  verify: Verify,
+  principal: Principal,
+  target: string,
+  policy: TwoFactorPolicy,
+  executions: Execution[],
+  currentStates: () => Record<string, unknown>,
+): Promise<Outcome | undefined> {
+  if (policy === "none") return undefined;
+  const answer = executions.find((e) => e.challenge)?.challenge as Challenge | undefined;
+  const verdict = await verify({
+    userId: principal.userId,
+    deviceId: target,
+    policy,
+    ...(answer ? { challenge: answer } : {}),
+  });
+  if (verdict.ok) return undefined;
+  if (!("challenge" in verdict)) return { status: "ERROR", errorCode: verdict.error };
+  return {
+    status: "ERROR",
+    errorCode: "challengeNeeded",
+    challengeNeeded: { type: verdict.challenge },
+    // With an acknowledgement Google tells the user what the device is doing now.
+    ...(verdict.challenge === "ackNeeded" ? { states: currentStates() } : {}),
+  };
 }
 
 async function run(
@@ -123,7 +138,7 @@ async function run(
   } catch (error) {
     const code = googleErrorCode(error);
     if (!code) throw error;
-    if (isOfflineCode(code)) return { status: "OFFLINE", errorCode: code, states: { online: false } };
+    if (isOfflineCode(code)) return OFFLINE;
     return { status: "ERROR", errorCode: code };
   }
   const refreshed = ctx.store.devices.get(device.id);
@@ -159,26 +174,21 @@ function merge(commands: CanonicalCommand[]): CanonicalCommand {
   return { params: Object.assign({}, ...commands.map((c) => c.params ?? {})) as Record<string, ParamValue> };
 }
 
-/** What a command does, as the two-factor policy cares: does it let someone in? */
-function changeOf(device: GoogleDevice, canonical: CanonicalCommand): GuardedChange {
-  const { locked, position } = canonical.params ?? {};
-  if (device.type === "lock" && typeof locked === "boolean") return { kind: locked ? "lock" : "unlock" };
-  if (device.type === "cover" && typeof position === "number") {
-    const current = device.state.position;
-    return { kind: typeof current === "number" && position <= current ? "close" : "open" };
-  }
-  return { kind: "other" };
-}
-
 async function activateScene(
   ctx: IntentContext,
   principal: Principal,
   sceneId: string,
   executions: Execution[],
+  verify: Verify,
 ): Promise<Outcome> {
   const activate = executions.every((e) => e.command === commandName("ActivateScene") && e.params.deactivate !== true);
   if (!activate) return { status: "ERROR", errorCode: "functionNotSupported" };
-  if (!ctx.scenes.get(sceneId)) return { status: "ERROR", errorCode: "deviceNotFound" };
+  const scene = ctx.scenes.get(sceneId);
+  if (!scene) return { status: "ERROR", errorCode: "deviceNotFound" };
+  // A scene that unlocks a door asks for what unlocking it would ask for.
+  const policy = scenePolicy(scene, (id) => ctx.store.devices.get(id), ctx.config.devices);
+  const refusal = await challenge(verify, principal, sceneEndpointId(sceneId), policy, executions, () => ({}));
+  if (refusal) return refusal;
   const timeoutMs = ctx.config.google.executeTimeoutMs;
   const running = ctx.scenes.activate(sceneId, `google:${principal.userId}`, { timeoutMs });
   // Past the deadline the scene has started; it finishes on its own.

@@ -7,8 +7,12 @@ import type { IntentContext, Principal } from "../context.ts";
 import { isExposed, present, syncDevice, syncScene } from "../devices.ts";
 
 export function sync(ctx: IntentContext, principal: Principal) {
-  // A SYNC is Google asking for this user's devices: whatever broke the link before, it works now.
-  ctx.store.googleLinks.markActive(principal.userId, ctx.now());
+  // A SYNC is Google asking for this user's devices: whatever broke the link before, it works now. Written
+  // only on a change: a SYNC must not cost a durable write each time.
+  if (ctx.store.googleLinks.get(principal.userId)?.state !== "active") {
+    ctx.store.googleLinks.markActive(principal.userId, ctx.now());
+    ctx.store.grants.clearLinkError(principal.userId, "google");
+  }
   const nodes = new Map(ctx.store.nodes.list().map((node) => [node.id, node]));
   const devices = ctx.store.devices
     .list()

@@ -21,8 +21,9 @@ function setpoint(device: GoogleDevice, celsius: number): number {
   if (!spec) throw new GoogleError("notSupported", "this thermostat has no settable setpoint");
   const step = Math.max(spec.step ?? 0.5, spec.type === "int" ? 1 : 0);
   const rounded = Math.round(Math.round(celsius / step) * step * 100) / 100;
-  if (rounded < (spec.min ?? CANONICAL.min) || rounded > (spec.max ?? CANONICAL.max)) {
-    throw new GoogleError("valueOutOfRange", `the setpoint must be between ${spec.min} and ${spec.max} °C`);
+  const [min, max] = [spec.min ?? CANONICAL.min, spec.max ?? CANONICAL.max];
+  if (rounded < min || rounded > max) {
+    throw new GoogleError("valueOutOfRange", `the setpoint must be between ${min} and ${max} °C`);
   }
   return rounded;
 }
