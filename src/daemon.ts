@@ -177,6 +177,18 @@ export class Daemon {
     const expired = store.commands.expirePending(now);
     if (expired > 0) log.warn({ expired }, "commands left pending by the previous run were marked expired");
     store.adminTokens.removeExpired(now);
+    // A linked assistant that cannot be told about changes shows stale state: say so at every start.
+    const platforms = new Set(store.oauthClients.list().map((client) => client.platform));
+    if (platforms.has("alexa") && !this.alexaGateway.configured) {
+      log.warn(
+        "an Alexa client is registered but alexa.clientId/alexa.clientSecret are not set: Alexa learns of changes only when it asks (docs/alexa.md)",
+      );
+    }
+    if (platforms.has("google") && !this.config.google.serviceAccountKeyPath) {
+      log.warn(
+        "a Google client is registered but google.serviceAccountKeyPath is not set: Google learns of changes only when it asks (docs/google.md)",
+      );
+    }
     // Nothing is online until the broker says so (retained status or a fresh announce).
     store.nodes.markAllOffline(now);
 

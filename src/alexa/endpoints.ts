@@ -12,13 +12,15 @@ import type { AlexaDevice, AlexaInterface } from "./interface.ts";
 import { brightnessController } from "./interfaces/brightness.ts";
 import { colorController } from "./interfaces/color.ts";
 import { colorTemperatureController } from "./interfaces/color-temperature.ts";
+import { contactSensor } from "./interfaces/contact-sensor.ts";
 import { coverModeController } from "./interfaces/cover-mode.ts";
 import { coverRangeController, isOpenCloseCover } from "./interfaces/cover-range.ts";
 import { endpointHealth } from "./interfaces/endpoint-health.ts";
 import { lockController } from "./interfaces/lock.ts";
+import { motionSensor } from "./interfaces/motion-sensor.ts";
 import { percentageController } from "./interfaces/percentage.ts";
 import { powerController } from "./interfaces/power.ts";
-import { contactSensor, motionSensor, temperatureSensor } from "./interfaces/sensors.ts";
+import { temperatureSensor } from "./interfaces/temperature-sensor.ts";
 import { thermostatController } from "./interfaces/thermostat.ts";
 import { ALEXA_BASE_CAPABILITY, type Capability } from "./messages.ts";
 

@@ -5,18 +5,21 @@
  */
 import type { Config } from "../config/index.ts";
 import { type PresentedDevice, presentDevice } from "../devices/presentation.ts";
-import { type Scene, sceneEndpointId } from "../scenes/index.ts";
 import type { DeviceRecord, NodeRecord } from "../store/index.ts";
-import { deviceType, trait } from "./messages.ts";
+import { deviceType, NAME_LIMIT } from "./messages.ts";
 import type { GoogleDevice, GoogleTrait } from "./trait.ts";
 import { brightness } from "./traits/brightness.ts";
 import { colorSetting } from "./traits/color-setting.ts";
 import { fanSpeed } from "./traits/fan-speed.ts";
+import { humiditySetting } from "./traits/humidity-setting.ts";
 import { lockUnlock } from "./traits/lock-unlock.ts";
 import { onOff } from "./traits/on-off.ts";
 import { openClose } from "./traits/open-close.ts";
-import { humiditySetting, sensorState, temperatureControl } from "./traits/sensors.ts";
+import { sensorState } from "./traits/sensor-state.ts";
+import { temperatureControl } from "./traits/temperature-control.ts";
 import { temperatureSetting } from "./traits/temperature-setting.ts";
+
+export { syncScene } from "./traits/scene.ts";
 
 export const TRAITS: readonly GoogleTrait[] = [
   onOff,
@@ -30,9 +33,6 @@ export const TRAITS: readonly GoogleTrait[] = [
   temperatureControl,
   humiditySetting,
 ];
-
-/** Google truncates names at 60 characters without saying so; Hearth truncates them itself, visibly. */
-const NAME_LIMIT = 60;
 
 export function present(record: DeviceRecord, config: Config): GoogleDevice {
   return presentDevice(record, config.devices);
@@ -108,17 +108,5 @@ export function syncDevice(device: GoogleDevice, node: NodeRecord | undefined) {
       ...(node?.fwVersion ? { swVersion: node.fwVersion } : {}),
     },
     customData: { nodeId: device.nodeId },
-  };
-}
-
-export function syncScene(scene: Scene) {
-  return {
-    id: sceneEndpointId(scene.id),
-    type: deviceType("SCENE"),
-    traits: [trait("Scene")],
-    name: { name: scene.name.slice(0, NAME_LIMIT), defaultNames: ["Hearth scene"], nicknames: [scene.name] },
-    // A scene has no state to report.
-    willReportState: false,
-    attributes: { sceneReversible: false },
   };
 }

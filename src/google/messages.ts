@@ -48,6 +48,9 @@ export const ExecutePayloadSchema = z.object({
     .max(100),
 });
 
+/** Google truncates names at 60 characters without saying so; Hearth truncates them itself, visibly. */
+export const NAME_LIMIT = 60;
+
 /** Trait and type names are Google's, in full: `action.devices.traits.OnOff`, `action.devices.types.LIGHT`. */
 export const trait = (name: string) => `action.devices.traits.${name}`;
 export const deviceType = (name: string) => `action.devices.types.${name}`;

@@ -14,8 +14,9 @@ import { sceneEndpointId, sceneIdOfEndpoint } from "../../scenes/index.ts";
 import type { IntentContext, Principal } from "../context.ts";
 import { deviceStates, isExposed, present, traitsOf } from "../devices.ts";
 import { GoogleError, googleErrorCode, isOfflineCode } from "../errors.ts";
-import { type Challenge, command as commandName, ExecutePayloadSchema, type Execution } from "../messages.ts";
+import { type Challenge, ExecutePayloadSchema, type Execution } from "../messages.ts";
 import type { GoogleDevice } from "../trait.ts";
+import { ACTIVATE_SCENE } from "../traits/scene.ts";
 import type { VerifyRequest, VerifyResult } from "../two-factor.ts";
 
 /** One device's outcome, before outcomes are grouped. */
@@ -181,7 +182,7 @@ async function activateScene(
   executions: Execution[],
   verify: Verify,
 ): Promise<Outcome> {
-  const activate = executions.every((e) => e.command === commandName("ActivateScene") && e.params.deactivate !== true);
+  const activate = executions.every((e) => e.command === ACTIVATE_SCENE && e.params.deactivate !== true);
   if (!activate) return { status: "ERROR", errorCode: "functionNotSupported" };
   const scene = ctx.scenes.get(sceneId);
   if (!scene) return { status: "ERROR", errorCode: "deviceNotFound" };

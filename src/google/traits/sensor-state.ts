@@ -1,10 +1,9 @@
 /**
- * The query-only sensor traits: SensorState for the readings Google names (water leak, smoke, CO2),
- * TemperatureControl for a temperature, HumiditySetting for a humidity. None of them takes a command.
- * Motion, illuminance and battery have no trait in Google's published schema and are not shown.
+ * SensorState: the readings Google names (water leak, smoke, CO2). Query-only: no commands. Motion,
+ * illuminance and battery have no name in Google's published schema and are not shown.
  */
 import { trait } from "../messages.ts";
-import { declared, type GoogleDevice, type GoogleTrait, present } from "../trait.ts";
+import { declared, type GoogleDevice, type GoogleTrait } from "../trait.ts";
 
 interface SensorReading {
   param: string;
@@ -47,36 +46,5 @@ export const sensorState: GoogleTrait = {
     });
     return data.length > 0 ? { currentSensorStateData: data } : {};
   },
-  commands: {},
-};
-
-export const temperatureControl: GoogleTrait = {
-  name: trait("TemperatureControl"),
-  appliesTo: (device) => device.type === "sensor" && declared(device, "temperature_c") !== undefined,
-  attributes: (device) => {
-    const spec = declared(device, "temperature_c");
-    return {
-      temperatureRange: { minThresholdCelsius: spec?.min ?? -100, maxThresholdCelsius: spec?.max ?? 200 },
-      temperatureUnitForUX: "C",
-      queryOnlyTemperatureControl: true,
-    };
-  },
-  states: (device) =>
-    present({
-      temperatureAmbientCelsius:
-        typeof device.state.temperature_c === "number" ? device.state.temperature_c : undefined,
-    }),
-  commands: {},
-};
-
-export const humiditySetting: GoogleTrait = {
-  name: trait("HumiditySetting"),
-  appliesTo: (device) => device.type === "sensor" && declared(device, "humidity_pct") !== undefined,
-  attributes: () => ({ queryOnlyHumiditySetting: true }),
-  states: (device) =>
-    present({
-      humidityAmbientPercent:
-        typeof device.state.humidity_pct === "number" ? Math.round(device.state.humidity_pct) : undefined,
-    }),
   commands: {},
 };
