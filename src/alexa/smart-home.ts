@@ -7,7 +7,7 @@
  */
 import type { DeviceState, EventBus } from "../bus.ts";
 import type { Config } from "../config/index.ts";
-import { ArrivalWatcher } from "../devices/arrival.ts";
+import { ArrivalWatcher, sendForAssistant } from "../devices/arrival.ts";
 import type { CommandService } from "../devices/commands.ts";
 import { scenePolicy } from "../devices/guarded.ts";
 import type { Logger } from "../log.ts";
@@ -127,29 +127,21 @@ export class AlexaSmartHome {
     if (!handler)
       throw new AlexaError("INVALID_DIRECTIVE", `${device.friendlyName} does not support ${namespace}.${name}`);
     const command = handler(directive, device);
-    const timeoutMs = this.deps.config.alexa.commandTimeoutMs;
     let state: DeviceState;
     try {
-      const result = await this.deps.commands.send({
+      const result = await sendForAssistant(this.deps.commands, this.arrivals, {
         deviceId: device.id,
-        ...(command.op ? { op: command.op } : {}),
-        params: command.params ?? {},
+        command,
         actor: `alexa:${principal.userId}`,
-        timeoutMs,
+        timeoutMs: this.deps.config.alexa.commandTimeoutMs,
       });
       state = result.state;
-      // A slow actuator (a lock, a door) took the command and is moving: wait for it to arrive, within the
-      // same budget, so that Alexa hears the state it asked for when it can.
-      if (result.status === "accepted" && command.params) {
-        const arrived = await this.arrivals.wait(device.id, command.params, timeoutMs - result.latencyMs);
-        if (arrived) state = arrived;
-        else if (this.deps.gateway.recipients().includes(principal.userId)) {
-          // Still moving: Alexa is told the answer will follow, and gets it through the event gateway.
-          this.followUp(principal.userId, correlationToken, endpointId, device.id, command.params);
-          return deferredResponse(correlationToken, Math.ceil(DEFERRED_LIMIT_MS / 1000));
-        }
-        // Without event-gateway permission the only answer possible is now: the state the node reports
-        // while it moves, which is the truth at this moment.
+      // Still moving at the deadline: Alexa is told the answer will follow, and gets it through the event
+      // gateway. Without event-gateway permission the only answer possible is now: the state the node
+      // reports while it moves, which is the truth at this moment.
+      if (result.moving && command.params && this.deps.gateway.recipients().includes(principal.userId)) {
+        this.followUp(principal.userId, correlationToken, endpointId, device.id, command.params);
+        return deferredResponse(correlationToken, Math.ceil(DEFERRED_LIMIT_MS / 1000));
       }
     } catch (error) {
       throw toAlexaError(error, device.definition.params) ?? error;

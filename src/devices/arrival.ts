@@ -3,9 +3,40 @@
  * later, and the assistant that asked wants to say so. One watcher per adapter; `stop()` ends every wait.
  */
 import type { DeviceState, EventBus } from "../bus.ts";
-import { hasArrived, type ParamValue } from "../model/index.ts";
+import { type CanonicalCommand, hasArrived, type ParamValue } from "../model/index.ts";
 import { newId } from "../security/secrets.ts";
 import type { Store } from "../store/index.ts";
+import type { CommandService } from "./commands.ts";
+
+/** What an assistant learns from a command: the confirmed state, and whether the device is still on its way. */
+export interface AssistantCommandResult {
+  state: DeviceState;
+  /** The node took the command (`accepted`) and had not arrived by the deadline. */
+  moving: boolean;
+}
+
+/**
+ * An assistant's command: sent with the platform's deadline; a slow actuator that accepted it is given
+ * the rest of that deadline to arrive, so that the assistant hears the state it asked for when it can.
+ * Rejects with the CommandError as `CommandService.send` does.
+ */
+export async function sendForAssistant(
+  commands: Pick<CommandService, "send">,
+  arrivals: ArrivalWatcher,
+  request: { deviceId: string; command: CanonicalCommand; actor: string; timeoutMs: number },
+): Promise<AssistantCommandResult> {
+  const { deviceId, command, actor, timeoutMs } = request;
+  const result = await commands.send({
+    deviceId,
+    ...(command.op ? { op: command.op } : {}),
+    params: command.params ?? {},
+    actor,
+    timeoutMs,
+  });
+  if (result.status !== "accepted" || !command.params) return { state: result.state, moving: false };
+  const arrived = await arrivals.wait(deviceId, command.params, timeoutMs - result.latencyMs);
+  return arrived ? { state: arrived, moving: false } : { state: result.state, moving: true };
+}
 
 export class ArrivalWatcher {
   private readonly waits = new Set<() => void>();

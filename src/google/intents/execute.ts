@@ -8,6 +8,7 @@
  */
 import type { DeviceState } from "../../bus.ts";
 import type { TwoFactorPolicy } from "../../config/index.ts";
+import { sendForAssistant } from "../../devices/arrival.ts";
 import { changeOf, guardedPolicy, scenePolicy } from "../../devices/guarded.ts";
 import type { CanonicalCommand, ParamValue } from "../../model/index.ts";
 import { sceneEndpointId, sceneIdOfEndpoint } from "../../scenes/index.ts";
@@ -119,23 +120,15 @@ async function run(
   canonical: CanonicalCommand,
   executions: Execution[],
 ): Promise<Outcome> {
-  const timeoutMs = ctx.config.google.executeTimeoutMs;
   let state: DeviceState;
   let pending = false;
   try {
-    const result = await ctx.commands.send({
+    ({ state, moving: pending } = await sendForAssistant(ctx.commands, ctx.arrivals, {
       deviceId: device.id,
-      ...(canonical.op ? { op: canonical.op } : {}),
-      params: canonical.params ?? {},
+      command: canonical,
       actor: `google:${principal.userId}`,
-      timeoutMs,
-    });
-    state = result.state;
-    if (result.status === "accepted" && canonical.params) {
-      const arrived = await ctx.arrivals.wait(device.id, canonical.params, timeoutMs - result.latencyMs);
-      if (arrived) state = arrived;
-      else pending = true;
-    }
+      timeoutMs: ctx.config.google.executeTimeoutMs,
+    }));
   } catch (error) {
     const code = googleErrorCode(error);
     if (!code) throw error;
