@@ -2,7 +2,8 @@
  * What the benchmarks share: option parsing helpers, the closed-loop load runner, percentiles, RSS and CPU
  * meters, a keep-alive HTTP client, a daemon with simulated lights, an assistant's commands measured against
  * the core command path, a house of many devices and what listing it costs, the teardown of everything a run
- * started, the results tables and the results file.
+ * started, the results tables and the results file, and an assistant's benchmark from its command line to its
+ * exit code.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -12,6 +13,7 @@ import { dirname, join, relative } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import type { DeviceType } from "../src/model/index.ts";
 import { type DeviceTemplate, deviceTemplate, SimFleet, SimNode } from "../src/sim/index.ts";
 import { type BrokerKind, TestBridge } from "../test/helpers/bridge.ts";
@@ -705,6 +707,23 @@ export class Lights {
   }
 }
 
+/**
+ * The `core` system of an assistant's benchmark, the floor of its commands: request number `i` sets light
+ * `i mod lights` (of `deviceIds`) to its next brightness through the admin API.
+ */
+export function coreIssuer(
+  agent: http.Agent,
+  base: URL,
+  token: string,
+  deviceIds: readonly string[],
+  lights: Lights,
+): Issue {
+  return (i) => {
+    const light = i % deviceIds.length;
+    return postCommand(agent, base, token, deviceIds[light] as string, lights.nextBrightness(light));
+  };
+}
+
 export interface CommandResult<S extends string = string> extends PhaseResult<S> {
   broker: BrokerKind;
   /** See cpuPerCommand. */
@@ -1078,4 +1097,276 @@ export function runMain(main: () => Promise<number>): void {
       process.exit(1);
     },
   );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// An assistant's benchmark: its commands against core, its listing of a house against the device list
+
+/** What tells one assistant's benchmark from another's; `runAssistantBench` is the run around it. */
+export interface AssistantBench<S extends string> {
+  /** `alexa`: run as `npm run bench:alexa`, its results in `bench/results/alexa-<timestamp>.json`. */
+  benchmark: string;
+  /** Names the run in its first lines: `Alexa directives`. */
+  title: string;
+  /** Heads the ratio table: `Alexa / core`. */
+  ratioTitle: string;
+  systems: readonly S[];
+  /** The concurrency levels without --concurrency. */
+  concurrency: string;
+  commands: {
+    /** Settings of each command daemon, over the bench's own. */
+    settings: Record<string, unknown>;
+    /** Once a command daemon runs (to link an account, say): the request of each system on an agent. */
+    issuer(hearth: HearthRig): Promise<(system: S, agent: http.Agent) => Issue>;
+  };
+  listing: {
+    /**
+     * Names its options: `discover` gives --discover-nodes (BENCH_DISCOVER_NODES, `discoverNodes` in the
+     * results), likewise -devices and -calls, and `discoverWarmup`.
+     */
+    prefix: string;
+    nodes: { default: number; max: number };
+    devices: { default: number; max: number };
+    /** Refuses a house the assistant would not take, with a UsageError. */
+    check?: (nodes: number, devices: number) => void;
+    /** The help text of its options. */
+    help: string;
+    /** Names the house daemon, and the phase in the first line: `discovery`. */
+    name: string;
+    /** Heads the phase in the report: `Discovery`. */
+    heading: string;
+    /** The call in the ratio line: `Discover`. */
+    call: string;
+    /** The call as a row of the listing table: `Alexa.Discovery Discover`. */
+    request: string;
+    mix: readonly DeviceType[];
+    /** Settings of the house daemon. */
+    settings: Record<string, unknown>;
+    /** Once the house runs: the call, resolving with an answer it has checked to hold every device. */
+    caller(house: House): Promise<(agent: http.Agent, base: URL) => Promise<HttpAnswer>>;
+    /** Its key in the results file: `discovery`. */
+    resultsKey: string;
+  };
+}
+
+/** The brokers an assistant benchmark runs its command daemons on, one after the other. */
+const ASSISTANT_BROKERS = ["embedded", "mosquitto"] as const satisfies readonly BrokerKind[];
+const ASSISTANT_LIMITS = { ...LOAD_LIMITS, rounds: 1000, listingCalls: 10_000 };
+
+/**
+ * An assistant benchmark's options as its results file lists them, where the house of the listing phase
+ * stands after `brokers` under the listing's prefix (`discoverNodes`, `discoverDevices`, `discoverCalls`).
+ */
+interface AssistantOptions<S extends string> extends LoadOptions {
+  rounds: number;
+  systems: S[];
+  brokers: BrokerKind[];
+  phaseTimeoutMs: number;
+  writeJson: boolean;
+}
+
+/** The house of the listing phase, and how often it is listed. */
+interface HouseOptions {
+  nodes: number;
+  devicesPerNode: number;
+  calls: number;
+}
+
+function assistantHelp<S extends string>(bench: AssistantBench<S>): string {
+  const limits = ASSISTANT_LIMITS;
+  return `Usage: npm run bench:${bench.benchmark} -- [options]
+
+Options (each also readable from the environment variable shown):
+  --nodes N              simulated nodes, one light each (BENCH_NODES, default 10, max ${limits.nodes})
+  --concurrency LIST     requests in flight, comma separated (BENCH_CONCURRENCY, default ${bench.concurrency}, max ${limits.concurrency})
+  --requests LIST        measured requests per system and concurrency level, one value for all levels or one per
+                         level (BENCH_REQUESTS, default 2000 at c=1 and 5000 above, max ${limits.requests})
+  --warmup N             unmeasured requests before each measured phase (BENCH_WARMUP, default 1000)
+  --rounds N             measured blocks per system and level, taking turns between the systems so that a
+                         neighbour's CPU burst hits all of them alike (BENCH_ROUNDS, default 5, max ${limits.rounds})
+  --systems LIST         subset of ${bench.systems.join(",")} (BENCH_SYSTEMS, default all)
+  --broker LIST          embedded, mosquitto or embedded,mosquitto: one daemon after the other
+                         (BENCH_BROKER, default embedded)
+${bench.listing.help}
+  --phase-timeout S      a phase taking longer fails the run (BENCH_PHASE_TIMEOUT, default 120)
+  --no-json              do not write bench/results/${bench.benchmark}-<timestamp>.json
+  -h, --help             this text
+
+The run exits non-zero if anything fails to start or any request fails.`;
+}
+
+/** An assistant benchmark's options and the house they give; undefined for --help. */
+function assistantOptions<S extends string>(
+  bench: AssistantBench<S>,
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+): { options: AssistantOptions<S>; house: HouseOptions } | undefined {
+  const { prefix, nodes: nodesOption, devices: devicesOption } = bench.listing;
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      nodes: { type: "string" },
+      concurrency: { type: "string" },
+      requests: { type: "string" },
+      warmup: { type: "string" },
+      rounds: { type: "string" },
+      systems: { type: "string" },
+      broker: { type: "string" },
+      [`${prefix}-nodes`]: { type: "string" },
+      [`${prefix}-devices`]: { type: "string" },
+      [`${prefix}-calls`]: { type: "string" },
+      "phase-timeout": { type: "string" },
+      "no-json": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) return undefined;
+  const text = (name: string) => values[name] as string | undefined;
+  const houseOption = (name: string, fallback: number, min: number, max: number) => {
+    const given = text(`${prefix}-${name}`) ?? env[`BENCH_${prefix.toUpperCase()}_${name.toUpperCase()}`];
+    return integer(`--${prefix}-${name}`, given ?? String(fallback), min, max);
+  };
+  const { nodes, levels, warmup } = loadOptions(values, env, { concurrency: bench.concurrency });
+  const rounds = roundsOption(text("rounds"), env, levels, ASSISTANT_LIMITS.rounds);
+  const systems = subset("system", text("systems") ?? env.BENCH_SYSTEMS ?? bench.systems.join(","), bench.systems);
+  const brokers = subset("broker", text("broker") ?? env.BENCH_BROKER ?? "embedded", ASSISTANT_BROKERS);
+  const houseNodes = houseOption("nodes", nodesOption.default, 1, nodesOption.max);
+  const devicesPerNode = houseOption("devices", devicesOption.default, 1, devicesOption.max);
+  bench.listing.check?.(houseNodes, devicesPerNode);
+  const calls = houseOption("calls", 100, 0, ASSISTANT_LIMITS.listingCalls);
+  const phaseTimeoutMs = phaseTimeoutOption(text("phase-timeout"), env);
+  const options = {
+    nodes,
+    levels,
+    warmup,
+    rounds,
+    systems,
+    brokers,
+    [`${prefix}Nodes`]: houseNodes,
+    [`${prefix}Devices`]: devicesPerNode,
+    [`${prefix}Calls`]: calls,
+    phaseTimeoutMs,
+    writeJson: !values["no-json"],
+  };
+  return { options, house: { nodes: houseNodes, devicesPerNode, calls } };
+}
+
+/**
+ * An assistant's benchmark, from its command line to its exit code: on each broker a daemon of lights where
+ * the assistant's commands take turns with core's, then a house daemon (on the first broker) where its listing
+ * takes turns with the device list; the report and the results file. A failure stops everything and shows the
+ * daemon's last log lines.
+ */
+export function runAssistantBench<S extends string>(bench: AssistantBench<S>): void {
+  runMain(async () => {
+    const help = assistantHelp(bench);
+    const parsed = optionsOrExit(() => assistantOptions(bench, process.argv.slice(2), process.env), help);
+    if (typeof parsed === "number") return parsed;
+    return assistantRun(bench, parsed.options, parsed.house);
+  });
+}
+
+async function assistantRun<S extends string>(
+  bench: AssistantBench<S>,
+  options: AssistantOptions<S>,
+  house: HouseOptions,
+): Promise<number> {
+  const { listing } = bench;
+  const teardown = new Teardown();
+  teardown.stopOnSignals();
+  const processRss = new RssSampler();
+  teardown.add("RSS sampler", () => {
+    processRss.stop();
+  });
+
+  const results: Array<CommandResult<S>> = [];
+  const listings: ListingResult[] = [];
+  let mosquittoVersion: string | undefined;
+  let logs: TestBridge | undefined;
+  const levelText = options.levels.map((l) => `c=${l.concurrency}×${l.requests}`).join(", ");
+  process.stderr.write(
+    `${bench.title}: ${options.nodes} nodes, warm-up ${options.warmup}, ${levelText}; ` +
+      `${listing.name} of ${house.nodes} × ${house.devicesPerNode} devices, ${house.calls} calls\n`,
+  );
+
+  try {
+    for (const broker of options.brokers) {
+      const mark = teardown.mark;
+      const hearth = await startHearth(broker, options.nodes, teardown, bench.commands.settings);
+      logs = hearth.bridge;
+      if (hearth.bridge.mosquitto) mosquittoVersion = mosquittoVersionOf(hearth.bridge.mosquitto.logs());
+      const issue = await bench.commands.issuer(hearth);
+      results.push(...(await benchCommands(broker, options.systems, issue, options, hearth.brokerPid)));
+      await teardown.unwind(mark);
+    }
+    if (house.calls > 0) {
+      const mark = teardown.mark;
+      const kind = options.brokers[0] as BrokerKind;
+      const started = await startHouse(
+        kind,
+        { name: listing.name, nodes: house.nodes, devicesPerNode: house.devicesPerNode, mix: listing.mix },
+        teardown,
+        listing.settings,
+        (bridge) => {
+          logs = bridge;
+        },
+      );
+      const call = await listing.caller(started);
+      listings.push(
+        ...(await measureListing(
+          started,
+          { name: listing.request, call },
+          { calls: house.calls, rounds: options.rounds, phaseTimeoutMs: options.phaseTimeoutMs },
+        )),
+      );
+      await teardown.unwind(mark);
+    }
+  } catch (error) {
+    return abortRun(error, teardown, logs);
+  }
+  await teardown.unwind();
+  const peakRssMiB = round(processRss.stop() / MIB, 1);
+
+  const ratioRows = ratiosToCore(results);
+  const info = machine(mosquittoVersion, "in-process (same event loop as the daemon and the simulated nodes)");
+  const lines = [
+    "",
+    `${bench.title} — ${info.cpus} × ${info.cpuModel}, Node ${info.node}, mosquitto ${info.mosquitto ?? "n/a"}; ` +
+      `${options.nodes} nodes of one light, warm-up ${options.warmup}, ${options.rounds} rounds; load generator in-process`,
+  ];
+  if (results.length > 0) lines.push("", table(COMMAND_COLUMNS, results.map(commandRow)));
+  if (ratioRows.length > 0) lines.push("", ratioTable(bench.ratioTitle, ratioRows));
+  const [listed, devices] = listings;
+  if (listed && devices) {
+    lines.push(
+      "",
+      `${listing.heading}: ${house.nodes} nodes × ${house.devicesPerNode} devices of mixed types, ` +
+        `sequential calls after ${LISTING_WARMUP} unmeasured each, in turns`,
+      "",
+      table(LISTING_COLUMNS, listings.map(listingRow)),
+      "",
+      `${listing.call} / device list: p50 ${(listed.p50Ms / devices.p50Ms).toFixed(2)}×, ` +
+        `p99 ${(listed.p99Ms / devices.p99Ms).toFixed(2)}×, bytes ${(listed.bytes / devices.bytes).toFixed(2)}×`,
+    );
+  }
+  lines.push("", `Peak RSS of the process over the whole run: ${peakRssMiB.toFixed(0)} MiB`);
+  process.stdout.write(`${lines.join("\n")}\n`);
+
+  if (options.writeJson) {
+    const json = {
+      benchmark: bench.benchmark,
+      finishedAt: new Date().toISOString(),
+      machine: info,
+      options: { ...options, [`${listing.prefix}Warmup`]: LISTING_WARMUP },
+      results,
+      ratios: ratioRows,
+      [listing.resultsKey]: listings,
+      peakRssMiB,
+    };
+    const file = await writeResults(bench.benchmark, json);
+    process.stdout.write(`\nresults written to ${file}\n`);
+  }
+
+  return exitCodeOf([...results, ...listings]);
 }
