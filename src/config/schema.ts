@@ -211,6 +211,28 @@ export const ConfigSchema = z.strictObject({
       pinAttempts: 5,
       pinLockoutSeconds: 900,
     }),
+  webhooks: z
+    .strictObject({
+      allowPrivateDestinations: z
+        .boolean()
+        .default(false)
+        .describe("Let subscriptions deliver to loopback and private addresses (off: a guard against SSRF)."),
+      requestsPerMinute: z
+        .number()
+        .int()
+        .min(1)
+        .max(100_000)
+        .default(60)
+        .describe("Inbound webhook calls accepted per hook and minute; more get 429."),
+      deliveryTimeoutMs: z
+        .number()
+        .int()
+        .min(1000)
+        .max(60_000)
+        .default(15_000)
+        .describe("How long an outbound delivery waits for the receiver's answer."),
+    })
+    .default({ allowPrivateDestinations: false, requestsPerMinute: 60, deliveryTimeoutMs: 15_000 }),
   scenes: z
     .array(SceneDefinitionSchema)
     .default([])

@@ -78,6 +78,7 @@ describe("defaults", () => {
         pinAttempts: 5,
         pinLockoutSeconds: 900,
       },
+      webhooks: { allowPrivateDestinations: false, requestsPerMinute: 60, deliveryTimeoutMs: 15_000 },
       scenes: [],
       devices: {},
     });

@@ -3,6 +3,7 @@ import { accountsSchema } from "./002-accounts.ts";
 import { grantsSchema } from "./003-grants.ts";
 import { assistantsSchema } from "./004-assistants.ts";
 import { googleSchema } from "./005-google.ts";
+import { webhooksSchema } from "./006-webhooks.ts";
 
 export interface Migration {
   version: number;
@@ -17,6 +18,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: "OAuth grants, codes, tokens and link health", sql: grantsSchema },
   { version: 4, name: "device classes, scenes and Alexa event-gateway grants", sql: assistantsSchema },
   { version: 5, name: "PINs, audit log and Google links", sql: googleSchema },
+  { version: 6, name: "inbound hooks, subscriptions and the outbox", sql: webhooksSchema },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
