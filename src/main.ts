@@ -7,6 +7,7 @@ import { adminCommand } from "./cli/admin.ts";
 import { clientCommand } from "./cli/client.ts";
 import { CliError } from "./cli/context.ts";
 import { devicesCommand } from "./cli/devices.ts";
+import { hookCommand } from "./cli/hook.ts";
 import { linksCommand } from "./cli/links.ts";
 import { nodeCommand } from "./cli/node.ts";
 import { sceneCommand, scenesCommand } from "./cli/scenes.ts";
@@ -35,7 +36,8 @@ const program = new Command("hearth")
   .addCommand(linksCommand())
   .addCommand(adminCommand())
   .addCommand(userCommand())
-  .addCommand(clientCommand());
+  .addCommand(clientCommand())
+  .addCommand(hookCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -1,5 +1,5 @@
 /**
- * The admin REST API under /api/v1: nodes, devices, commands, scenes, the audit log. Every route needs an
+ * The admin REST API under /api/v1: nodes, devices, commands, scenes, hooks, the audit log. Every route needs an
  * admin token (`hearth admin token`) as `Authorization: Bearer …`; repeated failures from one address are
  * locked out before any token work is done.
  */
@@ -13,6 +13,7 @@ import { DEVICE_OPS } from "../model/index.ts";
 import { type Scene, SceneDefinitionSchema, SceneError, type SceneService, sceneView } from "../scenes/index.ts";
 import { FailureLimiter } from "../security/failure-limiter.ts";
 import type { Store } from "../store/index.ts";
+import { hookAdminRouter } from "../webhooks/hook-admin.ts";
 import { errorBody, HttpError } from "./errors.ts";
 import { deviceView, linkViews, nodeView } from "./views.ts";
 
@@ -148,6 +149,8 @@ export function adminApi(deps: AdminApiDeps): Router {
     }
     res.json({ status: activation.status, results: activation.results });
   });
+
+  router.use("/hooks", hookAdminRouter({ store, config, now }));
 
   router.get("/nodes", (_req, res) => {
     res.json(store.nodes.list().map(nodeView));

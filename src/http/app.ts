@@ -18,6 +18,7 @@ import type { GrantService } from "../oauth/grants.ts";
 import { LoginThrottle } from "../oauth/login-throttle.ts";
 import type { PasswordHasher } from "../oauth/passwords.ts";
 import { tokenRouter } from "../oauth/token.ts";
+import { hookRouter } from "../webhooks/hook-route.ts";
 import { type AdminApiDeps, adminApi } from "./admin-api.ts";
 import { errorHandler, notFound } from "./errors.ts";
 import { requestLog } from "./request-log.ts";
@@ -70,6 +71,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(tokenRouter({ store: deps.store, grants: deps.oauth.grants, throttle: new LoginThrottle(), log: deps.log }));
   app.use(alexaRouter({ config: deps.config, smartHome: deps.alexa, tokens: deps.oauth.grants, log: deps.log }));
   app.use(googleRouter({ config: deps.config, fulfillment: deps.google, tokens: deps.oauth.grants }));
+  app.use(hookRouter(deps));
   app.use("/api/v1", adminApi(deps));
   app.use(notFound);
   app.use(errorHandler(deps.log));

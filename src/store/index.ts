@@ -7,6 +7,7 @@ import { type Db, openDatabase } from "./database.ts";
 import { DeviceStore } from "./devices.ts";
 import { GoogleLinkStore } from "./google-links.ts";
 import { GrantStore } from "./grants.ts";
+import { HookStore } from "./hooks.ts";
 import { NodeStore } from "./nodes.ts";
 import { OAuthClientStore } from "./oauth-clients.ts";
 import { PinStore } from "./pins.ts";
@@ -22,6 +23,7 @@ export * from "./database.ts";
 export * from "./devices.ts";
 export * from "./google-links.ts";
 export * from "./grants.ts";
+export * from "./hooks.ts";
 export { MIGRATIONS, type Migration } from "./migrations/index.ts";
 export * from "./nodes.ts";
 export * from "./oauth-clients.ts";
@@ -49,6 +51,7 @@ export class Store {
   readonly scenes: SceneStore;
   readonly pins: PinStore;
   readonly audit: AuditLog;
+  readonly hooks: HookStore;
 
   /** Queued writes of device state and the command log; see write-behind.ts. */
   readonly writes: WriteBehind;
@@ -71,6 +74,7 @@ export class Store {
     this.scenes = new SceneStore(db);
     this.pins = new PinStore(db);
     this.audit = new AuditLog(db);
+    this.hooks = new HookStore(db);
     // Registered here rather than by the token service, so that a password changed or a user or client
     // removed through the CLI, which opens only the store, revokes what was issued on it too.
     this.users.onCredentialsChanged((userId) => this.grants.revokeUser(userId, Date.now()));
