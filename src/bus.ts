@@ -64,6 +64,18 @@ export interface SceneRegistryEvent {
   at: number;
 }
 
+/**
+ * An account link made, ended by the user or found broken, for outbound webhooks. `linked`: an OAuth code
+ * was exchanged; `unlinked`: the user unlinked in the assistant's app; `broken`: the platform no longer
+ * accepts what Hearth sends for the user.
+ */
+export interface LinkChangedEvent {
+  userId: string;
+  platform: string;
+  state: "linked" | "unlinked" | "broken";
+  at: number;
+}
+
 export interface BridgeLinkEvent {
   connected: boolean;
   at: number;
@@ -77,6 +89,7 @@ export interface EventMap {
   "node.event": NodeEventEvent;
   "bridge.link": BridgeLinkEvent;
   "scene.registry": SceneRegistryEvent;
+  "link.changed": LinkChangedEvent;
 }
 
 export type EventName = keyof EventMap;

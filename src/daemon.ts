@@ -24,6 +24,7 @@ import { SceneService } from "./scenes/index.ts";
 import { generateSecret } from "./security/secrets.ts";
 import { Store } from "./store/index.ts";
 import { VERSION } from "./version.ts";
+import { WebhookDispatcher } from "./webhooks/outbox.ts";
 
 /** The bridge's own MQTT username. `_` cannot appear in a node id, so no node can take this name. */
 export const BRIDGE_USERNAME = "hearth_bridge";
@@ -45,6 +46,7 @@ export class Daemon {
   readonly alexa: AlexaSmartHome;
   readonly google: GoogleFulfillment;
   readonly googleReports: GoogleReportState;
+  readonly webhooks: WebhookDispatcher;
   readonly http: HttpServer;
   private readonly started: Stoppable[] = [];
   private stopping: Promise<void> | undefined;
@@ -133,6 +135,12 @@ export class Daemon {
       log: log.child({ component: "google" }),
       onPending: (pending) => this.googleReports.followUp(pending),
     });
+    this.webhooks = new WebhookDispatcher({
+      store: this.store,
+      bus: this.bus,
+      config: config.webhooks,
+      log: log.child({ component: "webhooks" }),
+    });
     const broker = this.broker;
     const app = createApp({
       config,
@@ -146,6 +154,7 @@ export class Daemon {
       oauth: { grants, hasher: passwordHasher },
       alexa: this.alexa,
       google: this.google,
+      webhooks: this.webhooks,
       health: {
         database: () => this.store.healthy(),
         mqtt: () => ({ connected: this.link.connected, mode: broker ? "embedded" : "external" }),
@@ -203,6 +212,9 @@ export class Daemon {
     this.started.push({ name: "alexa-gateway", stop: () => this.alexaGateway.stop() });
     this.googleReports.start();
     this.started.push({ name: "google-reports", stop: () => this.googleReports.stop() });
+    // Also delivers what the previous run left pending.
+    this.webhooks.start();
+    this.started.push({ name: "webhooks", stop: () => this.webhooks.stop() });
     this.started.push({ name: "alexa", stop: () => this.alexa.stop() });
     this.started.push({ name: "google", stop: () => this.google.stop() });
     await this.link.start();

@@ -14,6 +14,7 @@ import { sceneCommand, scenesCommand } from "./cli/scenes.ts";
 import { sendCommand } from "./cli/send.ts";
 import { simCommand } from "./cli/sim.ts";
 import { startCommand } from "./cli/start.ts";
+import { subscriptionCommand } from "./cli/subscription.ts";
 import { userCommand } from "./cli/user.ts";
 import { ConfigError } from "./config/index.ts";
 import { NodeRegistryError } from "./devices/node-registry.ts";
@@ -32,6 +33,7 @@ const program = new Command("hearth")
   .addCommand(sendCommand())
   .addCommand(scenesCommand())
   .addCommand(sceneCommand())
+  .addCommand(subscriptionCommand())
   .addCommand(simCommand())
   .addCommand(linksCommand())
   .addCommand(adminCommand())

@@ -14,6 +14,8 @@ import { type Scene, SceneDefinitionSchema, SceneError, type SceneService, scene
 import { FailureLimiter } from "../security/failure-limiter.ts";
 import type { Store } from "../store/index.ts";
 import { hookAdminRouter } from "../webhooks/hook-admin.ts";
+import type { WebhookDispatcher } from "../webhooks/outbox.ts";
+import { subscriptionAdminRouter } from "../webhooks/subscription-admin.ts";
 import { errorBody, HttpError } from "./errors.ts";
 import { deviceView, linkViews, nodeView } from "./views.ts";
 
@@ -27,6 +29,8 @@ export interface AdminApiDeps {
   disconnectNode?: (nodeId: string) => void;
   embeddedPort?: () => number;
   now?: () => number;
+  /** Woken by a replay, so that the delivery is attempted at once. */
+  webhooks?: Pick<WebhookDispatcher, "wake">;
 }
 
 const CommandBody = z.strictObject({
@@ -182,6 +186,8 @@ export function adminApi(deps: AdminApiDeps): Router {
     await link.clearRetained(nodeId, devIds);
     res.status(204).end();
   });
+
+  router.use("/subscriptions", subscriptionAdminRouter({ store, config, now, webhooks: deps.webhooks }));
 
   router.get("/links", (_req, res) => {
     res.json(linkViews(store));

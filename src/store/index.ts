@@ -10,8 +10,10 @@ import { GrantStore } from "./grants.ts";
 import { HookStore } from "./hooks.ts";
 import { NodeStore } from "./nodes.ts";
 import { OAuthClientStore } from "./oauth-clients.ts";
+import { OutboxStore } from "./outbox.ts";
 import { PinStore } from "./pins.ts";
 import { SceneStore } from "./scenes.ts";
+import { SubscriptionStore } from "./subscriptions.ts";
 import { UserStore } from "./users.ts";
 import { WriteBehind } from "./write-behind.ts";
 
@@ -27,8 +29,10 @@ export * from "./hooks.ts";
 export { MIGRATIONS, type Migration } from "./migrations/index.ts";
 export * from "./nodes.ts";
 export * from "./oauth-clients.ts";
+export * from "./outbox.ts";
 export * from "./pins.ts";
 export * from "./scenes.ts";
+export * from "./subscriptions.ts";
 export * from "./users.ts";
 
 export const DATABASE_FILE = "hearth.db";
@@ -52,6 +56,8 @@ export class Store {
   readonly pins: PinStore;
   readonly audit: AuditLog;
   readonly hooks: HookStore;
+  readonly subscriptions: SubscriptionStore;
+  readonly outbox: OutboxStore;
 
   /** Queued writes of device state and the command log; see write-behind.ts. */
   readonly writes: WriteBehind;
@@ -75,6 +81,8 @@ export class Store {
     this.pins = new PinStore(db);
     this.audit = new AuditLog(db);
     this.hooks = new HookStore(db);
+    this.subscriptions = new SubscriptionStore(db);
+    this.outbox = new OutboxStore(db);
     // Registered here rather than by the token service, so that a password changed or a user or client
     // removed through the CLI, which opens only the store, revokes what was issued on it too.
     this.users.onCredentialsChanged((userId) => this.grants.revokeUser(userId, Date.now()));

@@ -21,6 +21,7 @@ import { nodeCommand } from "../../src/cli/node.ts";
 import { sendCommand } from "../../src/cli/send.ts";
 import { simCommand } from "../../src/cli/sim.ts";
 import { startCommand } from "../../src/cli/start.ts";
+import { subscriptionCommand } from "../../src/cli/subscription.ts";
 import { userCommand } from "../../src/cli/user.ts";
 import { configReference, type SettingReference } from "../../src/config/index.ts";
 import { BRIDGE_USERNAME } from "../../src/daemon.ts";
@@ -151,6 +152,7 @@ describe("README", () => {
       clientCommand(),
       linksCommand(),
       hookCommand(),
+      subscriptionCommand(),
     ];
     const visit = (command: Command, path: string[]) => {
       const here = [...path, command.name()];
