@@ -161,6 +161,8 @@ export class Daemon {
       },
     });
     this.http = new HttpServer(app, config.http.host, config.http.port);
+    // Link changes are recorded by the store (the CLI changes links too); the daemon tells the bus.
+    this.store.grants.onLinkChanged((change) => this.bus.emit("link.changed", change));
     this.bus.onListenerError(({ owner, event, error }) =>
       log.error({ owner, event, err: error }, "event listener failed"),
     );

@@ -271,7 +271,8 @@ export class AlexaEventGateway {
     const now = this.now();
     this.log.warn({ user: userId, what, state }, `stopped sending Alexa events for a user: ${message}`);
     this.store.alexaGrants.markState(userId, state, message, now);
-    this.store.grants.recordLinkError(userId, "alexa", message, now);
+    // A disabled skill is the user unlinking; refused tokens are a link that stopped working.
+    this.store.grants.recordLinkError(userId, "alexa", message, now, state === "disabled" ? "unlinked" : "broken");
   }
 
   /** The stored token, or a refreshed one when it has less than the margin left. */

@@ -209,7 +209,7 @@ export class GoogleReportState {
     }
     const now = this.now();
     store.googleLinks.markBroken(userId, BROKEN, now);
-    store.grants.recordLinkError(userId, "google", BROKEN, now);
+    store.grants.recordLinkError(userId, "google", BROKEN, now, "broken");
     this.cachedRecipients = undefined;
     log.warn({ user: userId }, "Google answered 404 to a Request Sync: the link is marked broken");
   }

@@ -232,7 +232,7 @@ export class GrantService {
       if (token.revokedAt !== null || token.grantRevokedAt !== null)
         return invalidGrant("the refresh token was revoked");
       if (now - token.lastUsedAt > this.lifetimes.refreshInactivityMs) {
-        grants.recordLinkError(token.userId, token.platform, "refresh token expired after inactivity", now);
+        grants.recordLinkError(token.userId, token.platform, "refresh token expired after inactivity", now, "broken");
         return invalidGrant("the refresh token expired after a long inactivity");
       }
       const accessToken = this.insertAccessToken(token.grantId, now);
@@ -258,7 +258,13 @@ export class GrantService {
       if (!token || token.clientId !== request.clientId) return;
       if (token.kind === "refresh") {
         grants.revokeGrant(token.grantId, now);
-        grants.recordLinkError(token.userId, token.platform, "unlinked: the platform revoked the grant", now);
+        grants.recordLinkError(
+          token.userId,
+          token.platform,
+          "unlinked: the platform revoked the grant",
+          now,
+          "unlinked",
+        );
       } else {
         grants.revokeToken(tokenHash, now);
       }

@@ -50,6 +50,13 @@ export interface NewToken {
   expiresAt: number | null;
 }
 
+export interface LinkChange {
+  userId: string;
+  platform: string;
+  state: "linked" | "unlinked" | "broken";
+  at: number;
+}
+
 export interface LinkRecord {
   userId: string;
   userName: string;
@@ -277,6 +284,17 @@ export class GrantStore {
     });
   }
 
+  private readonly linkListeners: Array<(change: LinkChange) => void> = [];
+
+  /** Told of every link made, broken or ended (the daemon puts it on the bus for webhooks). */
+  onLinkChanged(listener: (change: LinkChange) => void): void {
+    this.linkListeners.push(listener);
+  }
+
+  private linkChanged(change: LinkChange): void {
+    for (const listener of this.linkListeners) listener(change);
+  }
+
   /** A new link, or a relink: the times start over and an earlier error is forgotten. */
   recordLinked(userId: string, platform: string, now: number): void {
     this.db
@@ -286,6 +304,7 @@ export class GrantStore {
            last_token_at = excluded.last_token_at, last_refresh_at = NULL, last_error = NULL, last_error_at = NULL`,
       )
       .run(userId, platform, now, now);
+    this.linkChanged({ userId, platform, state: "linked", at: now });
   }
 
   recordRefresh(userId: string, platform: string, now: number): void {
@@ -300,17 +319,20 @@ export class GrantStore {
       .run(now, userId, platform);
   }
 
-  recordLinkError(userId: string, platform: string, error: string, now: number): void {
+  /** An error of the link; `change` says when it also ended (`unlinked`) or stopped working (`broken`). */
+  recordLinkError(userId: string, platform: string, error: string, now: number, change?: "unlinked" | "broken"): void {
     this.db
       .prepare("UPDATE account_links SET last_error = ?, last_error_at = ? WHERE user_id = ? AND platform = ?")
       .run(error, now, userId, platform);
+    if (change) this.linkChanged({ userId, platform, state: change, at: now });
   }
 
   /** The platform works again (Google synced after a broken link): its old error is history. */
-  clearLinkError(userId: string, platform: string): void {
+  clearLinkError(userId: string, platform: string, now: number): void {
     this.db
       .prepare("UPDATE account_links SET last_error = NULL, last_error_at = NULL WHERE user_id = ? AND platform = ?")
       .run(userId, platform);
+    this.linkChanged({ userId, platform, state: "linked", at: now });
   }
 
   links(): LinkRecord[] {

@@ -9,7 +9,7 @@ export function disconnect(ctx: IntentContext, principal: Principal): Record<str
   const now = ctx.now();
   ctx.store.googleLinks.markDisconnected(principal.userId, now);
   ctx.store.grants.revokeGrant(principal.grantId, now);
-  ctx.store.grants.recordLinkError(principal.userId, "google", "unlinked in the Google Home app", now);
+  ctx.store.grants.recordLinkError(principal.userId, "google", "unlinked in the Google Home app", now, "unlinked");
   ctx.store.audit.record(
     { actor: `google:${principal.userId}`, action: "unlink", target: "google", outcome: "ok" },
     now,

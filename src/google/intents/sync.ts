@@ -9,9 +9,11 @@ import { isExposed, present, syncDevice, syncScene } from "../devices.ts";
 export function sync(ctx: IntentContext, principal: Principal) {
   // A SYNC is Google asking for this user's devices: whatever broke the link before, it works now. Written
   // only on a change: a SYNC must not cost a durable write each time.
-  if (ctx.store.googleLinks.get(principal.userId)?.state !== "active") {
+  const before = ctx.store.googleLinks.get(principal.userId)?.state;
+  if (before !== "active") {
     ctx.store.googleLinks.markActive(principal.userId, ctx.now());
-    ctx.store.grants.clearLinkError(principal.userId, "google");
+    // A link that was broken works again; a new one was announced when it was made.
+    if (before === "broken") ctx.store.grants.clearLinkError(principal.userId, "google", ctx.now());
   }
   const nodes = new Map(ctx.store.nodes.list().map((node) => [node.id, node]));
   const devices = ctx.store.devices
