@@ -156,41 +156,11 @@ export class SceneService {
   async activate(id: string, actor: string, options: { timeoutMs?: number } = {}): Promise<SceneActivation> {
     const scene = this.get(id);
     if (!scene) throw new SceneError("unknown_scene", `no scene "${id}"`);
-    const results: SceneActionResult[] = new Array(scene.actions.length);
-    const byDevice = new Map<string, number[]>();
-    scene.actions.forEach((action, index) => {
-      byDevice.set(action.device, [...(byDevice.get(action.device) ?? []), index]);
-    });
-    await Promise.all(
-      [...byDevice.values()].map(async (indexes) => {
-        for (const index of indexes) {
-          results[index] = await this.run(scene.actions[index] as SceneAction, actor, options.timeoutMs);
-        }
-      }),
-    );
+    const results = await runActions(this.options.commands, scene.actions, actor, this.options.log, options.timeoutMs);
     const failed = results.filter((result) => result.status === "error").length;
     const status = failed === 0 ? "ok" : failed === results.length ? "error" : "partial";
     this.options.log.info({ scene: scene.id, actor, status, failed }, "scene activated");
     return { scene, status, results };
-  }
-
-  private async run(action: SceneAction, actor: string, timeoutMs: number | undefined): Promise<SceneActionResult> {
-    try {
-      const result = await this.options.commands.send({
-        deviceId: action.device,
-        ...(action.op ? { op: action.op } : {}),
-        params: action.params ?? {},
-        actor,
-        ...(timeoutMs === undefined ? {} : { timeoutMs }),
-      });
-      return { device: action.device, status: result.status, state: result.state };
-    } catch (error) {
-      if (error instanceof CommandError) {
-        return { device: action.device, status: "error", code: error.code, message: error.message };
-      }
-      this.options.log.error({ err: error, device: action.device }, "a scene action failed unexpectedly");
-      return { device: action.device, status: "error", code: "internal", message: "internal error" };
-    }
   }
 
   /** Why the action could not run on the device as it is declared now, or undefined when it could. */
@@ -211,4 +181,48 @@ export class SceneService {
       throw new SceneError("read_only", `scene "${id}" comes from the config file; change it there`);
     }
   }
+}
+
+/**
+ * Runs a list of actions as confirmed commands and reports each outcome; a failed action is a result,
+ * never a rejection. Actions on different devices run at once; actions on the same device run in the
+ * list's order, so "dim to 20 %, then switch off" ends switched off. Scenes and inbound webhooks both run
+ * their actions this way.
+ */
+export async function runActions(
+  commands: Pick<CommandService, "send">,
+  actions: readonly SceneAction[],
+  actor: string,
+  log: Logger,
+  timeoutMs?: number,
+): Promise<SceneActionResult[]> {
+  const results: SceneActionResult[] = new Array(actions.length);
+  const byDevice = new Map<string, number[]>();
+  actions.forEach((action, index) => {
+    byDevice.set(action.device, [...(byDevice.get(action.device) ?? []), index]);
+  });
+  const run = async (action: SceneAction): Promise<SceneActionResult> => {
+    try {
+      const result = await commands.send({
+        deviceId: action.device,
+        ...(action.op ? { op: action.op } : {}),
+        params: action.params ?? {},
+        actor,
+        ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      });
+      return { device: action.device, status: result.status, state: result.state };
+    } catch (error) {
+      if (error instanceof CommandError) {
+        return { device: action.device, status: "error", code: error.code, message: error.message };
+      }
+      log.error({ err: error, device: action.device, actor }, "an action failed unexpectedly");
+      return { device: action.device, status: "error", code: "internal", message: "internal error" };
+    }
+  };
+  await Promise.all(
+    [...byDevice.values()].map(async (indexes) => {
+      for (const index of indexes) results[index] = await run(actions[index] as SceneAction);
+    }),
+  );
+  return results;
 }

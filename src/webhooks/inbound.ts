@@ -13,8 +13,8 @@ import type { Logger } from "../log.ts";
 import { CommandError, validateCommand } from "../model/index.ts";
 import {
   MAX_SCENE_ACTIONS,
+  runActions,
   SCENE_ID_PATTERN,
-  type SceneAction,
   type SceneActionResult,
   SceneActionSchema,
   SceneError,
@@ -349,43 +349,8 @@ export class InboundHooks {
       const activation = await this.options.scenes.activate(call.scene, actor);
       return activation.results.map(toHookResult);
     }
-    return this.runActions(call.actions ?? [], actor);
-  }
-
-  /**
-   * Runs the actions as confirmed commands: different devices at once, the same device in the call's
-   * order, so "dim to 20 %, then switch off" ends switched off. A failed action is a result, not a failure.
-   */
-  private async runActions(actions: readonly SceneAction[], actor: string): Promise<HookActionResult[]> {
-    const results: HookActionResult[] = new Array(actions.length);
-    const byDevice = new Map<string, number[]>();
-    actions.forEach((action, index) => {
-      byDevice.set(action.device, [...(byDevice.get(action.device) ?? []), index]);
-    });
-    await Promise.all(
-      [...byDevice.values()].map(async (indexes) => {
-        for (const index of indexes) results[index] = await this.runAction(actions[index] as SceneAction, actor);
-      }),
-    );
-    return results;
-  }
-
-  private async runAction(action: SceneAction, actor: string): Promise<HookActionResult> {
-    try {
-      const result = await this.options.commands.send({
-        deviceId: action.device,
-        ...(action.op ? { op: action.op } : {}),
-        params: action.params ?? {},
-        actor,
-      });
-      return { device: action.device, status: result.status, state: result.state };
-    } catch (error) {
-      if (error instanceof CommandError) {
-        return { device: action.device, status: "error", error: { code: error.code, message: error.message } };
-      }
-      this.options.log.error({ err: error, device: action.device }, "a hook action failed unexpectedly");
-      return { device: action.device, status: "error", error: { code: "internal", message: "internal error" } };
-    }
+    const results = await runActions(this.options.commands, call.actions ?? [], actor, this.options.log);
+    return results.map(toHookResult);
   }
 
   private audit(hook: HookRecord, outcome: string, detail: string): void {
