@@ -72,7 +72,11 @@ export function hookRouter(deps: HookRouteDeps): Router {
   };
 
   const bodyErrors: ErrorRequestHandler = (error, _req, res, next) => {
-    const type = (error as { type?: string }).type;
+    // A corrupt compressed body fails in zlib, whose errors carry a `code` (Z_DATA_ERROR…) and no `type`.
+    const zlibCode = (error as { code?: unknown }).code;
+    const type =
+      (error as { type?: string }).type ??
+      (typeof zlibCode === "string" && zlibCode.startsWith("Z_") ? "zlib" : undefined);
     if (type === undefined) return next(error);
     const hook = res.locals.hook as HookRecord;
     const refusal =
