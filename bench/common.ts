@@ -251,7 +251,7 @@ export function findChildPid(command: string): number | undefined {
 }
 
 /** What one measured block of requests used: wall time, this process's CPU, the broker's, the machine's. */
-interface CpuSample {
+export interface CpuSample {
   wallMs: number;
   selfMs: number;
   /** null when there is no broker child or no /proc. */
@@ -265,7 +265,7 @@ interface CpuSample {
  * else on the machine. On a shared 2-core machine a busy neighbour changes every figure, so the table shows how
  * much there was.
  */
-class CpuMeter {
+export class CpuMeter {
   private readonly self = process.cpuUsage();
   private readonly proc: ProcTicks | undefined;
   private readonly started = performance.now();
@@ -291,7 +291,7 @@ class CpuMeter {
 }
 
 /** CPU percentages over one or more blocks: 100 = one core busy for the blocks' whole wall time. */
-function cpuPercents(samples: readonly CpuSample[]): {
+export function cpuPercents(samples: readonly CpuSample[]): {
   self: number;
   broker: number | null;
   other: number | null;
