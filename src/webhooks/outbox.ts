@@ -8,7 +8,8 @@
  * - `410 Gone` disables the subscription and ends its pending deliveries.
  * - Anything else is retried on the Standard Webhooks schedule (retry-schedule.ts), with `Retry-After`
  *   honoured, until the last attempt fails and the delivery is dead, kept for a manual replay.
- * - At most `concurrency` requests are in flight, so a slow receiver cannot pile up sockets.
+ * - At most `concurrency` requests are in flight, and two per subscription: a slow receiver cannot pile up
+ *   sockets, nor hold up the other subscriptions.
  * - Deliveries are at least once and not ordered: a receiver dedupes on `webhook-id` and orders by the
  *   payload's `timestamp`.
  */
@@ -46,6 +47,11 @@ export interface WebhookDispatcherOptions {
 
 const OWNER = "webhook-dispatcher";
 export const DEFAULT_CONCURRENCY = 4;
+/** Requests in flight to one subscription at once; the rest of the global limit stays free for the others. */
+const PER_SUBSCRIPTION_CONCURRENCY = 2;
+/** How many due rows past the free slots the pump looks at to find ones whose subscription has room. */
+const DUE_LOOKAHEAD = 64;
+const BLOCKED_RECHECK_MS = 1000;
 /** The scheduler looks at the outbox at least this often, whatever the next due time: a clock that jumped is caught up. */
 const MAX_SLEEP_MS = 60_000;
 /** Delivered rows are kept this long for `hearth subscription deliveries`, then pruned. */
@@ -70,6 +76,10 @@ export class WebhookDispatcher {
   private readonly resolve: Resolver;
   private readonly concurrency: number;
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** Requests in flight per subscription: one slow receiver must not hold up the others. */
+  private readonly inFlightBySubscription = new Map<string, number>();
+  /** A due delivery waits only because its subscription is at its limit: look again soon, not at once. */
+  private blocked = false;
   private readonly stopping = new AbortController();
   private timer: unknown;
   private pruneTimer: unknown;
@@ -145,10 +155,21 @@ export class WebhookDispatcher {
   }
 
   private pump(): void {
-    const free = this.concurrency - this.inFlight.size;
+    let free = this.concurrency - this.inFlight.size;
+    this.blocked = false;
     if (free > 0) {
-      const due = this.store.outbox.due(this.now(), free + this.inFlight.size).filter((d) => !this.inFlight.has(d.id));
-      for (const delivery of due.slice(0, free)) this.launch(delivery);
+      // Looking further than the free slots: the oldest due rows may all belong to a subscription at its limit.
+      const due = this.store.outbox.due(this.now(), this.inFlight.size + free + DUE_LOOKAHEAD);
+      for (const delivery of due) {
+        if (free === 0) break;
+        if (this.inFlight.has(delivery.id)) continue;
+        if ((this.inFlightBySubscription.get(delivery.subscriptionId) ?? 0) >= PER_SUBSCRIPTION_CONCURRENCY) {
+          this.blocked = true;
+          continue;
+        }
+        this.launch(delivery);
+        free--;
+      }
     }
     this.schedule();
   }
@@ -161,9 +182,16 @@ export class WebhookDispatcher {
       })
       .finally(() => {
         this.inFlight.delete(delivery.id);
+        const left = (this.inFlightBySubscription.get(delivery.subscriptionId) ?? 1) - 1;
+        if (left > 0) this.inFlightBySubscription.set(delivery.subscriptionId, left);
+        else this.inFlightBySubscription.delete(delivery.subscriptionId);
         if (!this.stopping.signal.aborted) this.pump();
       });
     this.inFlight.set(delivery.id, run);
+    this.inFlightBySubscription.set(
+      delivery.subscriptionId,
+      (this.inFlightBySubscription.get(delivery.subscriptionId) ?? 0) + 1,
+    );
   }
 
   /** Sleeps until the next pending delivery not in flight is due; a completion wakes it earlier. */
@@ -172,7 +200,9 @@ export class WebhookDispatcher {
     this.timer = undefined;
     if (this.inFlight.size >= this.concurrency) return;
     const next = this.store.outbox.nextAttemptAt(new Set(this.inFlight.keys()));
-    const wait = next === undefined ? MAX_SLEEP_MS : Math.min(Math.max(next - this.now(), 0), MAX_SLEEP_MS);
+    let wait = next === undefined ? MAX_SLEEP_MS : Math.min(Math.max(next - this.now(), 0), MAX_SLEEP_MS);
+    // What is due now is held back by its subscription's limit: a completion wakes the pump anyway.
+    if (this.blocked) wait = Math.max(wait, BLOCKED_RECHECK_MS);
     this.timer = this.timers.setTimeout(() => this.wake(), wait);
   }
 

@@ -397,20 +397,37 @@ describe("the retry schedule (fake clock)", () => {
     await f.close();
   });
 
-  test("at most four requests are in flight, however many deliveries are due", async () => {
+  test("at most four requests are in flight, two per subscription, however many deliveries are due", async () => {
     const f = await setup();
-    const path = "/slow";
-    const sub = await f.subscribe(receiver.url(path));
+    const subs = [await f.subscribe(receiver.url("/slow-a")), await f.subscribe(receiver.url("/slow-b"))];
     receiver.maxOpen = 0;
     receiver.hold();
     for (let i = 0; i < 7; i++) f.bus.emit("device.state", stateEvent(f.clock.t + i, i % 2 === 0));
     const drained = f.dispatcher.drain();
-    await eventually(() => receiver.at(path).length === 4, 3000, "four requests held by the receiver");
+    await eventually(
+      () => receiver.at("/slow-a").length === 2 && receiver.at("/slow-b").length === 2,
+      3000,
+      "two requests per subscription held by the receiver",
+    );
     receiver.release(200);
     await drained;
-    assert.equal(receiver.at(path).length, 7);
+    assert.equal(receiver.at("/slow-a").length + receiver.at("/slow-b").length, 14);
     assert.equal(receiver.maxOpen, 4);
-    assert.ok(f.store.outbox.list(sub).every((row) => row.state === "delivered"));
+    for (const sub of subs) assert.ok(f.store.outbox.list(sub).every((row) => row.state === "delivered"));
+    await f.close();
+  });
+
+  test("a receiver that does not answer holds up only its own subscription", async () => {
+    const f = await setup();
+    await f.subscribe(receiver.url("/hang"));
+    await f.subscribe(receiver.url("/fine"));
+    receiver.answerWith((path) => (path === "/hang" ? "hang" : { status: 200 }));
+    for (let i = 0; i < 6; i++) f.bus.emit("device.state", stateEvent(f.clock.t + i, i % 2 === 0));
+    f.dispatcher.wake();
+    await eventually(() => receiver.at("/fine").length === 6, 3000, "every delivery to the healthy receiver");
+    assert.equal(receiver.at("/hang").length, 2, "the silent one ties up two requests, no more");
+    receiver.release(200);
+    await f.dispatcher.drain();
     await f.close();
   });
 });
