@@ -798,10 +798,7 @@ export function commandRow(r: CommandResult): string[] {
     String(r.concurrency),
     String(r.requests),
     String(r.commandsPerSecond),
-    r.p50Ms.toFixed(2),
-    r.p90Ms.toFixed(2),
-    r.p99Ms.toFixed(2),
-    r.maxMs.toFixed(2),
+    ...latencyCells(r),
     String(r.errors),
     String(r.cpuPercent),
     cpuPerCommand(r).toFixed(2),
@@ -1013,16 +1010,18 @@ export const LISTING_COLUMNS = [
   "RSS MiB",
 ];
 
+/** p50, p90, p99 and max in ms, as every latency table shows them. */
+export function latencyCells(r: { p50Ms: number; p90Ms: number; p99Ms: number; maxMs: number }): string[] {
+  return [r.p50Ms, r.p90Ms, r.p99Ms, r.maxMs].map((ms) => ms.toFixed(2));
+}
+
 export function listingRow(r: ListingResult): string[] {
   return [
     r.system,
     String(r.requests),
     String(r.items),
     String(r.bytes),
-    r.p50Ms.toFixed(2),
-    r.p90Ms.toFixed(2),
-    r.p99Ms.toFixed(2),
-    r.maxMs.toFixed(2),
+    ...latencyCells(r),
     String(r.errors),
     String(r.cpuPercent),
     r.rssPeakMiB.toFixed(0),

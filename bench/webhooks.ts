@@ -37,6 +37,7 @@ import {
   type HearthRig,
   httpRequest,
   integer,
+  latencyCells,
   list,
   MIB,
   machine,
@@ -849,15 +850,7 @@ const BURST_COLUMNS = [
 const WRITE_COLUMNS = ["phase", "enqueue", "p50 ms", "p99 ms", "markDelivered", "p50 ms", "p99 ms", "loop %"];
 
 function latencyRow(name: string, s: Stats): string[] {
-  return [
-    name,
-    String(s.count),
-    s.p50Ms.toFixed(2),
-    s.p90Ms.toFixed(2),
-    s.p99Ms.toFixed(2),
-    s.maxMs.toFixed(2),
-    s.meanMs.toFixed(2),
-  ];
+  return [name, String(s.count), ...latencyCells(s), s.meanMs.toFixed(2)];
 }
 
 function burstRow(r: BurstResult): string[] {

@@ -22,15 +22,10 @@
  *   const [event] = await amazon.waitForEvents(1);
  *   await amazon.stop();
  */
+
 import { randomBytes } from "node:crypto";
-import {
-  createServer,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from "node:http";
+import { closeServer, listenLocally, RequestWaiters } from "./local-service.ts";
 
 export interface FakeAmazonOptions {
   /** The Alexa Skill Messaging client id Hearth must present; "amzn1.application-oa2-client.test" by default. */
@@ -116,7 +111,7 @@ export class FakeAmazon {
   /** Access token → when it stops working (epoch ms). */
   private readonly accessTokens = new Map<string, number>();
   private readonly queued: QueuedResponse[] = [];
-  private readonly eventWaiters = new Set<() => void>();
+  private readonly eventWaiters = new RequestWaiters();
 
   private constructor(
     private readonly server: Server,
@@ -126,23 +121,16 @@ export class FakeAmazon {
   ) {}
 
   static async start(options: FakeAmazonOptions = {}): Promise<FakeAmazon> {
-    const server = createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve());
-    });
-    const { port } = server.address() as AddressInfo;
-    const fake = new FakeAmazon(
+    let fake: FakeAmazon | undefined;
+    const { server, baseUrl } = await listenLocally((request, response) =>
+      (fake as FakeAmazon).handle(request, response),
+    );
+    fake = new FakeAmazon(
       server,
       options.clientId ?? "amzn1.application-oa2-client.test",
       options.clientSecret ?? "fake-skill-messaging-secret",
-      `http://127.0.0.1:${port}`,
+      baseUrl,
     );
-    server.on("request", (request: IncomingMessage, response: ServerResponse) => {
-      fake.handle(request, response).catch(() => {
-        if (!response.headersSent) response.writeHead(500).end();
-      });
-    });
     return fake;
   }
 
@@ -186,27 +174,11 @@ export class FakeAmazon {
 
   /** Resolves with the events received once there are at least `count`; rejects after `timeoutMs`. */
   waitForEvents(count: number, timeoutMs = 5000): Promise<EventRequest[]> {
-    if (this.events.length >= count) return Promise.resolve([...this.events]);
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (this.events.length < count) return;
-        clearTimeout(timer);
-        this.eventWaiters.delete(check);
-        resolve([...this.events]);
-      };
-      const timer = setTimeout(() => {
-        this.eventWaiters.delete(check);
-        reject(new Error(`expected ${count} event requests within ${timeoutMs} ms, got ${this.events.length}`));
-      }, timeoutMs);
-      this.eventWaiters.add(check);
-    });
+    return this.eventWaiters.waitFor(() => this.events, count, timeoutMs, "event");
   }
 
-  async stop(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+  stop(): Promise<void> {
+    return closeServer(this.server);
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -282,7 +254,7 @@ export class FakeAmazon {
     const answer = queued ?? this.defaultEventAnswer(request, body);
     this.events.push({ headers: request.headers, body, status: answer.status });
     answerJson(response, answer.status, answer.body);
-    for (const waiter of [...this.eventWaiters]) waiter();
+    this.eventWaiters.notify();
   }
 
   private defaultEventAnswer(request: IncomingMessage, body: unknown): QueuedResponse {

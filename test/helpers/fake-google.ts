@@ -30,18 +30,13 @@
  *   const [report] = await google.waitFor("report", 1);
  *   await google.stop();
  */
+
 import { generateKeyPairSync, type KeyObject, randomBytes, verify } from "node:crypto";
 import { writeFileSync } from "node:fs";
-import {
-  createServer,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from "node:http";
 import { join } from "node:path";
 import { z } from "zod";
+import { closeServer, listenLocally, RequestWaiters } from "./local-service.ts";
 
 export const HOMEGRAPH_SCOPE = "https://www.googleapis.com/auth/homegraph";
 export const JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -185,7 +180,7 @@ export class FakeGoogle {
   /** Access token → when it stops working (epoch ms). */
   private readonly accessTokens = new Map<string, number>();
   private readonly queued = new Map<FakeGoogleKind, Answer[]>();
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new RequestWaiters();
   private keyCounter = 0;
 
   private constructor(
@@ -194,18 +189,11 @@ export class FakeGoogle {
   ) {}
 
   static async start(): Promise<FakeGoogle> {
-    const server = createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve());
-    });
-    const { port } = server.address() as AddressInfo;
-    const fake = new FakeGoogle(server, `http://127.0.0.1:${port}`);
-    server.on("request", (request: IncomingMessage, response: ServerResponse) => {
-      fake.handle(request, response).catch(() => {
-        if (!response.headersSent) response.writeHead(500).end();
-      });
-    });
+    let fake: FakeGoogle | undefined;
+    const { server, baseUrl } = await listenLocally((request, response) =>
+      (fake as FakeGoogle).handle(request, response),
+    );
+    fake = new FakeGoogle(server, baseUrl);
     return fake;
   }
 
@@ -273,28 +261,11 @@ export class FakeGoogle {
   waitFor(kind: "token", count: number, timeoutMs?: number): Promise<TokenRequest[]>;
   waitFor(kind: Exclude<FakeGoogleKind, "token">, count: number, timeoutMs?: number): Promise<HomeGraphRequest[]>;
   waitFor(kind: FakeGoogleKind, count: number, timeoutMs = 5000): Promise<Array<TokenRequest | HomeGraphRequest>> {
-    const list = (): Array<TokenRequest | HomeGraphRequest> => this.recordsOf(kind);
-    if (list().length >= count) return Promise.resolve([...list()]);
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (list().length < count) return;
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        resolve([...list()]);
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        reject(new Error(`expected ${count} ${kind} requests within ${timeoutMs} ms, got ${list().length}`));
-      }, timeoutMs);
-      this.waiters.add(check);
-    });
+    return this.waiters.waitFor(() => this.recordsOf(kind), count, timeoutMs, kind);
   }
 
-  async stop(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+  stop(): Promise<void> {
+    return closeServer(this.server);
   }
 
   private recordsOf(kind: FakeGoogleKind): Array<TokenRequest | HomeGraphRequest> {
@@ -315,7 +286,7 @@ export class FakeGoogle {
   }
 
   private notify(): void {
-    for (const waiter of [...this.waiters]) waiter();
+    this.waiters.notify();
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
