@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { AdminTokenStore } from "./admin-tokens.ts";
 import { AlexaGrantStore } from "./alexa-grants.ts";
 import { AuditLog } from "./audit-log.ts";
+import { ClaimTokenStore } from "./claim-tokens.ts";
 import { CommandLog } from "./command-log.ts";
 import { type Db, openDatabase } from "./database.ts";
 import { DeviceStore } from "./devices.ts";
@@ -20,6 +21,7 @@ import { WriteBehind } from "./write-behind.ts";
 export * from "./admin-tokens.ts";
 export * from "./alexa-grants.ts";
 export * from "./audit-log.ts";
+export * from "./claim-tokens.ts";
 export * from "./command-log.ts";
 export * from "./database.ts";
 export * from "./devices.ts";
@@ -58,6 +60,7 @@ export class Store {
   readonly hooks: HookStore;
   readonly subscriptions: SubscriptionStore;
   readonly outbox: OutboxStore;
+  readonly claimTokens: ClaimTokenStore;
 
   /** Queued writes of device state and the command log; see write-behind.ts. */
   readonly writes: WriteBehind;
@@ -83,6 +86,7 @@ export class Store {
     this.hooks = new HookStore(db);
     this.subscriptions = new SubscriptionStore(db);
     this.outbox = new OutboxStore(db);
+    this.claimTokens = new ClaimTokenStore(db);
     // Registered here rather than by the token service, so that a password changed or a user or client
     // removed through the CLI, which opens only the store, revokes what was issued on it too.
     this.users.onCredentialsChanged((userId) => this.grants.revokeUser(userId, Date.now()));

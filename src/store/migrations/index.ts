@@ -4,6 +4,7 @@ import { grantsSchema } from "./003-grants.ts";
 import { assistantsSchema } from "./004-assistants.ts";
 import { googleSchema } from "./005-google.ts";
 import { webhooksSchema } from "./006-webhooks.ts";
+import { claimSchema } from "./007-claim.ts";
 
 export interface Migration {
   version: number;
@@ -19,6 +20,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: "device classes, scenes and Alexa event-gateway grants", sql: assistantsSchema },
   { version: 5, name: "PINs, audit log and Google links", sql: googleSchema },
   { version: 6, name: "inbound hooks, subscriptions and the outbox", sql: webhooksSchema },
+  { version: 7, name: "one-time claim tokens", sql: claimSchema },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
