@@ -11,6 +11,7 @@ import { type Config, developmentDefaultWarnings } from "./config/index.ts";
 import { EmbeddedBroker } from "./devices/broker.ts";
 import { CommandService } from "./devices/commands.ts";
 import { DeviceLink } from "./devices/link.ts";
+import { mosquittoAccounts } from "./devices/mosquitto-accounts.ts";
 import { Topics } from "./devices/protocol.ts";
 import { GoogleFulfillment } from "./google/fulfillment.ts";
 import { HomeGraph } from "./google/homegraph.ts";
@@ -142,6 +143,7 @@ export class Daemon {
       log: log.child({ component: "webhooks" }),
     });
     const broker = this.broker;
+    const accounts = mosquittoAccounts(config);
     const app = createApp({
       config,
       store: this.store,
@@ -151,6 +153,7 @@ export class Daemon {
       log: log.child({ component: "http" }),
       version: VERSION,
       ...(broker ? { disconnectNode: (id: string) => broker.disconnect(id), embeddedPort: () => broker.port } : {}),
+      ...(accounts ? { accounts } : {}),
       oauth: { grants, hasher: passwordHasher },
       alexa: this.alexa,
       google: this.google,

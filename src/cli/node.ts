@@ -1,5 +1,7 @@
 import { Command } from "commander";
-import { addNode, type NodeCredentials } from "../devices/node-registry.ts";
+import { CLAIM_TOKEN_DEFAULT_TTL_MINUTES, CLAIM_TOKEN_MAX_TTL_MINUTES } from "../devices/claim.ts";
+import { mosquittoAccounts } from "../devices/mosquitto-accounts.ts";
+import { addNode, type NodeCredentials, nodeIdProblem } from "../devices/node-registry.ts";
 import { nodeView } from "../http/views.ts";
 import {
   apiErrorMessage,
@@ -22,8 +24,49 @@ export function nodeCommand(): Command {
     .action((nodeId: string, options: CommonOptions & { rotate?: boolean; json?: boolean }) => {
       return withStore(options, async (store, config) => {
         const credentials = addNode(store, config, nodeId, { rotate: options.rotate ?? false });
+        const accounts = mosquittoAccounts(config);
+        await accounts?.upsert(credentials.username, credentials.password);
         if (options.json) printJson(credentials);
-        else printCredentials(credentials);
+        else printCredentials(credentials, accounts?.passwordFile);
+      });
+    });
+
+  withCommonOptions(node.command("claim-token"))
+    .description("create a one-time token a new board trades for its MQTT credentials (POST /api/v1/claim)")
+    .option("--node <node-id>", "only this node may use it; it may then re-key an existing node")
+    .option("--ttl <minutes>", "minutes until it expires", String(CLAIM_TOKEN_DEFAULT_TTL_MINUTES))
+    .option("--json", "print one JSON object")
+    .action((options: CommonOptions & { node?: string; ttl: string; json?: boolean }) => {
+      return withStore(options, async (store, config) => {
+        const minutes = Number(options.ttl);
+        if (!Number.isInteger(minutes) || minutes < 1 || minutes > CLAIM_TOKEN_MAX_TTL_MINUTES) {
+          throw new CliError(`--ttl must be a whole number of minutes from 1 to ${CLAIM_TOKEN_MAX_TTL_MINUTES}`);
+        }
+        const problem = options.node === undefined ? undefined : nodeIdProblem(options.node);
+        if (problem) throw new CliError(problem);
+        const issued = store.claimTokens.issue({
+          ...(options.node ? { nodeId: options.node } : {}),
+          ttlMs: minutes * 60_000,
+          now: Date.now(),
+        });
+        const bridgeUrl = config.publicUrl ?? `http://${config.http.host}:${config.http.port}`;
+        if (options.json) {
+          return printJson({
+            claim_token: issued.token,
+            node_id: issued.nodeId,
+            expires_at: new Date(issued.expiresAt).toISOString(),
+            claim_url: new URL("/api/v1/claim", bridgeUrl).toString(),
+          });
+        }
+        const lines = [
+          `Claim token, single use, valid for ${minutes} minute${minutes === 1 ? "" : "s"} (until ${new Date(issued.expiresAt).toISOString()})${issued.nodeId ? ` and only for node ${issued.nodeId}` : ""}:`,
+          "",
+          `  ${issued.token}`,
+          "",
+          "Give it to the board while provisioning it, with a bridge URL it can reach (this config says",
+          `${bridgeUrl}). The board posts it to /api/v1/claim and receives its MQTT credentials; see firmware/README.md.`,
+        ];
+        process.stdout.write(`${lines.join("\n")}\n`);
       });
     });
 
@@ -54,19 +97,22 @@ export function nodeCommand(): Command {
           if (!(error instanceof CliError) || !error.message.startsWith("Hearth is not running")) throw error;
           store.nodes.remove(nodeId);
         }
+        const accounts = mosquittoAccounts(config);
+        if (!viaDaemon) await accounts?.remove(nodeId);
         process.stdout.write(
           viaDaemon
             ? `Removed node ${nodeId}.\n`
             : `Removed node ${nodeId}. Hearth is not running: it clears the node's retained MQTT topics when it next starts.\n`,
         );
-        if (config.mqtt.url)
+        if (accounts) process.stdout.write(`Removed its line from ${accounts.passwordFile}.\n`);
+        else if (config.mqtt.url)
           process.stdout.write(`Also delete its line from the mosquitto password_file and reload mosquitto.\n`);
       });
     });
   return node;
 }
 
-function printCredentials(c: NodeCredentials): void {
+function printCredentials(c: NodeCredentials, passwordFile?: string): void {
   const lines = [
     `Node ${c.node_id} registered. Its password is shown only now; store it on the node.`,
     "",
@@ -76,7 +122,9 @@ function printCredentials(c: NodeCredentials): void {
     `  Password   ${c.password}`,
     "",
   ];
-  if (c.mosquitto_password_line) {
+  if (passwordFile) {
+    lines.push(`Its line for the external mosquitto is in ${passwordFile}.`, "");
+  } else if (c.mosquitto_password_line) {
     lines.push(
       "For the external mosquitto, append this line to its password_file and reload it (kill -HUP):",
       "",

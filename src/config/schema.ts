@@ -68,6 +68,18 @@ export const ConfigSchema = z.strictObject({
         .url({ protocol: /^(mqtt|mqtts)$/ })
         .optional()
         .describe("Broker URL printed for nodes by `hearth node add` (default: derived from the broker settings)."),
+      nodeAccountsFile: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          "External mosquitto: its password_file; Hearth then adds and removes node lines itself (claims, `hearth node add|remove`).",
+        ),
+      reloadPidFile: z
+        .string()
+        .min(1)
+        .optional()
+        .describe("External mosquitto: its pid_file; Hearth sends the broker SIGHUP after changing nodeAccountsFile."),
       topicPrefix: z
         .string()
         .regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, "a topic prefix is plain levels without wildcards")

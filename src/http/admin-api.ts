@@ -8,6 +8,7 @@ import { z } from "zod";
 import type { Config } from "../config/index.ts";
 import type { CommandService } from "../devices/commands.ts";
 import type { DeviceLink } from "../devices/link.ts";
+import type { MosquittoAccounts } from "../devices/mosquitto-accounts.ts";
 import { addNode, NodeRegistryError } from "../devices/node-registry.ts";
 import { DEVICE_OPS } from "../model/index.ts";
 import { type Scene, SceneDefinitionSchema, SceneError, type SceneService, sceneView } from "../scenes/index.ts";
@@ -25,6 +26,8 @@ export interface AdminApiDeps {
   commands: CommandService;
   link: DeviceLink;
   scenes: SceneService;
+  /** The external mosquitto's password file, when Hearth keeps node accounts in it. */
+  accounts?: MosquittoAccounts;
   /** Closes a removed node's connection on the embedded broker (absent with an external broker). */
   disconnectNode?: (nodeId: string) => void;
   embeddedPort?: () => number;
@@ -44,7 +47,7 @@ const NodeBody = z.strictObject({ node_id: z.string(), rotate: z.boolean().optio
 const SceneBody = SceneDefinitionSchema.omit({ id: true });
 const ActivateBody = z.strictObject({});
 
-function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body ?? {});
   if (result.success) return result.data;
   const issue = result.error.issues[0];
@@ -160,7 +163,7 @@ export function adminApi(deps: AdminApiDeps): Router {
     res.json(store.nodes.list().map(nodeView));
   });
 
-  router.post("/nodes", (req, res) => {
+  router.post("/nodes", async (req, res) => {
     const body = parseBody(NodeBody, req.body);
     const port = deps.embeddedPort?.();
     const credentials = addNode(store, config, body.node_id, {
@@ -170,6 +173,7 @@ export function adminApi(deps: AdminApiDeps): Router {
     });
     // A node whose password changed must log in again with the new one.
     if (body.rotate) deps.disconnectNode?.(body.node_id);
+    await deps.accounts?.upsert(credentials.username, credentials.password);
     res.status(201).json(credentials);
   });
 
@@ -183,6 +187,7 @@ export function adminApi(deps: AdminApiDeps): Router {
     );
     const devIds = devices.map((d) => d.devId);
     deps.disconnectNode?.(nodeId);
+    await deps.accounts?.remove(nodeId);
     await link.clearRetained(nodeId, devIds);
     res.status(204).end();
   });

@@ -20,6 +20,7 @@ import type { PasswordHasher } from "../oauth/passwords.ts";
 import { tokenRouter } from "../oauth/token.ts";
 import { hookRouter } from "../webhooks/hook-route.ts";
 import { type AdminApiDeps, adminApi } from "./admin-api.ts";
+import { claimRouter } from "./claim-route.ts";
 import { errorHandler, notFound } from "./errors.ts";
 import { requestLog } from "./request-log.ts";
 
@@ -72,6 +73,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(alexaRouter({ config: deps.config, smartHome: deps.alexa, tokens: deps.oauth.grants, log: deps.log }));
   app.use(googleRouter({ config: deps.config, fulfillment: deps.google, tokens: deps.oauth.grants }));
   app.use(hookRouter(deps));
+  // Before the admin API: a board claiming itself has a claim token, not an admin token.
+  app.use(claimRouter(deps));
   app.use("/api/v1", adminApi(deps));
   app.use(notFound);
   app.use(errorHandler(deps.log));

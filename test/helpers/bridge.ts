@@ -3,7 +3,7 @@
  * random port, and either the embedded broker or Debian's mosquitto on a random loopback port. Every
  * integration suite runs once per broker kind.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -20,6 +20,8 @@ export type BrokerKind = (typeof BROKER_KINDS)[number];
 export interface BridgeOptions {
   /** Extra settings, as in a config file. */
   settings?: Record<string, unknown>;
+  /** With mosquitto: Hearth keeps node lines in the broker's password file and reloads it (mqtt.nodeAccountsFile). */
+  brokerAccounts?: boolean;
 }
 
 /** Collects the daemon's JSON log lines so tests can assert what was logged (and what was not). */
@@ -74,6 +76,12 @@ export class TestBridge {
       settings["mqtt.url"] = mosquitto.url;
       settings["mqtt.username"] = BRIDGE_USERNAME;
       settings["mqtt.password"] = bridgePassword;
+      if (options.brokerAccounts) {
+        const pidFile = join(dataDir, "mosquitto.pid");
+        await writeFile(pidFile, `${mosquitto.pid}\n`);
+        settings["mqtt.nodeAccountsFile"] = mosquitto.passwordFile;
+        settings["mqtt.reloadPidFile"] = pidFile;
+      }
     }
     const { config } = loadConfig({ env: {}, overrides: { dataDir, ...settings } });
     const bridge = new TestBridge(kind, dataDir, config, mosquitto);

@@ -37,6 +37,10 @@ export interface RunningMosquitto {
   port: number;
   /** The temp dir holding `mosquitto.conf`, `passwd` and `acl`; removed by `stop()`. */
   dir: string;
+  /** The broker's process id: a SIGHUP to it reloads the password file. */
+  pid: number;
+  /** Its `password_file`. */
+  passwordFile: string;
   /**
    * Adds (or replaces) a user: rewrites the password file, sends SIGHUP and resolves once the broker has
    * reloaded and accepts the new credentials.
@@ -353,6 +357,8 @@ function running(
     url,
     port,
     dir,
+    pid: broker.child.pid as number,
+    passwordFile: passwdPath,
     addUser(user) {
       const next = reloads.then(() => reload(user));
       reloads = next.catch(() => {});
