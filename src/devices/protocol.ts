@@ -105,15 +105,53 @@ export const StatePayloadSchema = z
   });
 export type StatePayload = z.infer<typeof StatePayloadSchema>;
 
+/** The fields of an `ota` command (§14.1), and only of it. */
+const OTA_COMMAND_FIELDS = ["url", "sha256", "size", "version"] as const;
+
+/** A firmware version as a node announces it (`fw.version`) and an `ota` command carries it. */
+export const FIRMWARE_VERSION_PATTERN = /^[\x21-\x7e]{1,32}$/;
+
 /** `hearth/v1/<node>/cmd`: bridge → node, QoS 1, never retained. */
-export const CommandPayloadSchema = z.object({
-  id: z.string().min(1).max(LIMITS.commandIdChars).nullable().optional(),
-  op: z.enum([...DEVICE_OPS, "reboot"]),
-  dev: z.string().regex(DEV_ID_PATTERN).optional(),
-  params: z.record(z.string(), ParamValueSchema).optional(),
-  /** Absolute expiry in Unix seconds; a node with an unsynced clock ignores it. */
-  exp: z.number().int().positive().optional(),
-});
+export const CommandPayloadSchema = z
+  .object({
+    id: z.string().min(1).max(LIMITS.commandIdChars).nullable().optional(),
+    op: z.enum([...DEVICE_OPS, "reboot", "ota"]),
+    dev: z.string().regex(DEV_ID_PATTERN).optional(),
+    params: z.record(z.string(), ParamValueSchema).optional(),
+    /** Absolute expiry in Unix seconds; a node with an unsynced clock ignores it. */
+    exp: z.number().int().positive().optional(),
+    /** `ota` only: where the node downloads the image; the URL carries its own one-time token. */
+    url: z
+      .url({ protocol: /^https?$/ })
+      .max(256)
+      .optional(),
+    /** `ota` only: the SHA-256 of the whole image, lower-case hex. */
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, "64 lower-case hex digits")
+      .optional(),
+    /** `ota` only: the image's size in bytes. */
+    size: z.number().int().positive().optional(),
+    /** `ota` only: the version the image contains. */
+    version: z.string().regex(FIRMWARE_VERSION_PATTERN, "1–32 printable characters without spaces").optional(),
+  })
+  .superRefine((command, ctx) => {
+    // One flat object rather than a union, so that every op keeps the same shape for readers of `dev`
+    // and `params`; the op decides which fields must or must not be there.
+    if (command.op === "ota") {
+      for (const field of OTA_COMMAND_FIELDS) {
+        if (command[field] === undefined) ctx.addIssue({ code: "custom", path: [field], message: "required for ota" });
+      }
+      for (const field of ["dev", "params"] as const) {
+        if (command[field] !== undefined)
+          ctx.addIssue({ code: "custom", path: [field], message: "not allowed for ota" });
+      }
+      return;
+    }
+    for (const field of OTA_COMMAND_FIELDS) {
+      if (command[field] !== undefined) ctx.addIssue({ code: "custom", path: [field], message: "only for ota" });
+    }
+  });
 export type CommandPayload = z.infer<typeof CommandPayloadSchema>;
 
 export const COMMAND_STATUSES = [
@@ -161,6 +199,27 @@ export const TelemetryPayloadSchema = z.looseObject({
   ip: shortText(64).optional(),
 });
 export type TelemetryPayload = z.infer<typeof TelemetryPayloadSchema>;
+
+export const OTA_STATES = ["downloading", "verifying", "rebooting", "success", "failed", "rejected"] as const;
+export type OtaState = (typeof OTA_STATES)[number];
+
+/**
+ * `hearth/v1/<node>/ota/status`: node → bridge, QoS 1, never retained; the progress and outcome of the
+ * update started by the `ota` command whose id it carries (§14.1).
+ */
+export const OtaStatusSchema = z.object({
+  id: z.string().min(1).max(LIMITS.commandIdChars),
+  state: z.enum(OTA_STATES),
+  progress: z.number().int().min(0).max(100).optional(),
+  version: shortText(32).optional(),
+  error: shortText(32).optional(),
+  // As in a command response: a long message must not cost the report, so it is cut, not refused.
+  msg: z
+    .string()
+    .transform((text) => text.slice(0, 200))
+    .optional(),
+});
+export type OtaStatus = z.infer<typeof OtaStatusSchema>;
 
 export type TopicKind = "status" | "config" | "state" | "cmd" | "cmd_res" | "event" | "telemetry" | "ota_status";
 export interface ParsedTopic {

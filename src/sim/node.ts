@@ -359,6 +359,8 @@ export class SimNode {
       this.commandsExecuted++;
       return { response: { id, status: "accepted" }, reboot: true };
     }
+    // A simulated node declares no `ota` service, so the bridge never sends it one; another client might.
+    if (command.op === "ota") return answer({ id, status: "bad_request", msg: "this node cannot update its firmware" });
     if (command.dev === undefined) return answer({ id, status: "bad_request", msg: `"${command.op}" needs a "dev"` });
     const device = this.devices.get(command.dev);
     if (!device) {

@@ -3,7 +3,7 @@
  * references; the protocol description's topics, statuses and examples; the mosquitto guide's ACL.
  *
  * Examples in docs/protocol.md are labelled with an HTML comment on the line before the fence:
- * `<!-- schema: NodeConfig -->`, `State`, `Command`, `CommandResponse`, `Event`, `Telemetry`, or `none`
+ * `<!-- schema: NodeConfig -->`, `State`, `Command`, `CommandResponse`, `Event`, `Telemetry`, `OtaStatus`, or `none`
  * for an informative block. `State` may name the device it belongs to (`<!-- schema: State dev=light -->`);
  * the device is looked up in the document's config examples. Every ```json block must carry a label.
  */
@@ -34,6 +34,7 @@ import {
   EventPayloadSchema,
   LIMITS,
   NodeConfigSchema,
+  OtaStatusSchema,
   StatePayloadSchema,
   TelemetryPayloadSchema,
   Topics,
@@ -250,6 +251,7 @@ describe("docs/protocol.md", () => {
     CommandResponse: CommandResponseSchema,
     Event: EventPayloadSchema,
     Telemetry: TelemetryPayloadSchema,
+    OtaStatus: OtaStatusSchema,
   } as const;
 
   test("every labelled JSON example is valid against its schema, fits the size limit and the declarations", () => {

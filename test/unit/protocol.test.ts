@@ -10,6 +10,7 @@ import {
   LIMITS,
   maxPayloadBytes,
   NodeConfigSchema,
+  OtaStatusSchema,
   type ParsedTopic,
   StatePayloadSchema,
   Topics,
@@ -363,6 +364,78 @@ describe("CommandPayloadSchema", () => {
     assert.equal(CommandPayloadSchema.safeParse({ id: "", op: "get" }).success, false);
     assert.equal(CommandPayloadSchema.safeParse({ op: "get", exp: 1.5 }).success, false);
     assert.equal(CommandPayloadSchema.safeParse({ op: "get", exp: -1 }).success, false);
+  });
+});
+
+describe("the ota command", () => {
+  const ota = {
+    id: "Ot4Xq8Lm2Nb6Vc0Z",
+    op: "ota",
+    url: "http://192.168.1.10:8080/ota/Ot4Xq8Lm2Nb6Vc0Z/k2V9xQ7mP4sT1wZ8aB3cD6eF",
+    sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    size: 912384,
+    version: "1.4.3",
+  };
+
+  test("accepts the command of §14.1 as it is", () => {
+    assert.deepEqual(CommandPayloadSchema.parse(ota), ota);
+  });
+
+  test("needs url, sha256, size and version, and names the one missing", () => {
+    for (const field of ["url", "sha256", "size", "version"] as const) {
+      const { [field]: _, ...rest } = ota;
+      const result = CommandPayloadSchema.safeParse(rest);
+      assert.equal(result.success, false, field);
+      assert.deepEqual(result.error?.issues[0]?.path, [field]);
+    }
+  });
+
+  test("refuses a dev or params on ota, and ota fields on any other op", () => {
+    assert.equal(CommandPayloadSchema.safeParse({ ...ota, dev: "light" }).success, false);
+    assert.equal(CommandPayloadSchema.safeParse({ ...ota, params: { on: true } }).success, false);
+    assert.equal(CommandPayloadSchema.safeParse({ op: "reboot", version: "1.4.3" }).success, false);
+    assert.equal(CommandPayloadSchema.safeParse({ op: "get", dev: "light", url: ota.url }).success, false);
+  });
+
+  test("refuses a bad url, an upper-case or short sha256, a size of 0 and a version with spaces or over 32", () => {
+    for (const bad of [
+      { url: "ftp://192.168.1.10/image.bin" },
+      { url: `http://h/${"a".repeat(256)}` },
+      { sha256: ota.sha256.toUpperCase() },
+      { sha256: ota.sha256.slice(1) },
+      { size: 0 },
+      { size: 1.5 },
+      { version: "" },
+      { version: "1.4 beta" },
+      { version: "v".repeat(33) },
+    ]) {
+      assert.equal(CommandPayloadSchema.safeParse({ ...ota, ...bad }).success, false, JSON.stringify(bad));
+    }
+  });
+});
+
+describe("OtaStatusSchema", () => {
+  test("accepts every state of §14.1 with its optional fields", () => {
+    for (const state of ["downloading", "verifying", "rebooting", "success", "failed", "rejected"]) {
+      assert.equal(OtaStatusSchema.safeParse({ id: "j1", state }).success, true, state);
+    }
+    const failed = { id: "j1", state: "failed", version: "1.4.3", error: "sha256_mismatch", msg: "no match" };
+    assert.deepEqual(OtaStatusSchema.parse(failed), failed);
+  });
+
+  test("refuses an unknown state, a missing id and progress outside 0–100 or fractional", () => {
+    assert.equal(OtaStatusSchema.safeParse({ id: "j1", state: "done" }).success, false);
+    assert.equal(OtaStatusSchema.safeParse({ state: "success" }).success, false);
+    for (const progress of [-1, 101, 40.5]) {
+      assert.equal(OtaStatusSchema.safeParse({ id: "j1", state: "downloading", progress }).success, false);
+    }
+  });
+
+  test("refuses an error or version over 32 characters, and cuts a message over 200", () => {
+    assert.equal(OtaStatusSchema.safeParse({ id: "j1", state: "failed", error: "e".repeat(33) }).success, false);
+    assert.equal(OtaStatusSchema.safeParse({ id: "j1", state: "success", version: "v".repeat(33) }).success, false);
+    const long = OtaStatusSchema.parse({ id: "j1", state: "failed", error: "write_failed", msg: "m".repeat(300) });
+    assert.equal(long.msg?.length, 200);
   });
 });
 
