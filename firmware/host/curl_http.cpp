@@ -155,6 +155,8 @@ void CurlHttp::log_failure(const char* what) {
 bool CurlHttp::get_open(const char* url, int* status, int64_t* content_length) {
   static_assert(sizeof error_ >= CURL_ERROR_SIZE, "libcurl writes up to CURL_ERROR_SIZE bytes of error text");
   get_close();
+  *status = 0;
+  *content_length = -1;
   if (multi_ == nullptr) return false;
   snprintf(url_, sizeof url_, "%s", url);
   CURL* easy = curl_easy_init();

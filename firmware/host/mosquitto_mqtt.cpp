@@ -212,7 +212,10 @@ void MosquittoMqtt::disconnect() {
 int MosquittoMqtt::publish(const char* topic, const void* payload, size_t len, int qos, bool retain) {
   if (mosq_ == nullptr || session_ != Session::Connected || len > 65536) return -1;
   int mid = 0;
+  // libmosquitto may write a QoS 0 message at once and call on_publish for it before this returns.
+  in_qos0_publish_ = qos == 0;
   int rc = mosquitto_publish(mosq_, &mid, topic, static_cast<int>(len), payload, qos, retain);
+  in_qos0_publish_ = false;
   if (rc != MOSQ_ERR_SUCCESS) {
     log_->printf(hearth::LogLevel::Warn, "mqtt: publish to %s failed: %s", topic, mosquitto_strerror(rc));
     return -1;
@@ -298,7 +301,7 @@ void MosquittoMqtt::on_disconnect(struct mosquitto*, void* obj, int rc) {
   MosquittoMqtt* self = static_cast<MosquittoMqtt*>(obj);
   self->in_callback_++;
   if (rc != 0 && !self->refused_ && self->session_ != Session::Idle) {
-    self->log_->printf(hearth::LogLevel::Warn, "mqtt: connection lost: %s", mosquitto_strerror(rc));
+    self->log_->printf(hearth::LogLevel::Warn, "mqtt: connection lost: %s (%d)", mosquitto_strerror(rc), rc);
   }
   self->report_lost();
   self->in_callback_--;
@@ -306,7 +309,7 @@ void MosquittoMqtt::on_disconnect(struct mosquitto*, void* obj, int rc) {
 
 void MosquittoMqtt::on_publish(struct mosquitto*, void* obj, int mid) {
   MosquittoMqtt* self = static_cast<MosquittoMqtt*>(obj);
-  if (self->is_qos0_mid(mid)) return;
+  if (self->in_qos0_publish_ || self->is_qos0_mid(mid)) return;
   self->in_callback_++;
   if (self->node_ != nullptr) self->node_->mqtt_published(mid);
   self->in_callback_--;

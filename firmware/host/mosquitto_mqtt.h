@@ -92,6 +92,7 @@ class MosquittoMqtt final : public hearth::Mqtt {
   static constexpr int kQos0Ring = 32;
   int qos0_mids_[kQos0Ring] = {};
   int qos0_next_ = 0;
+  bool in_qos0_publish_ = false;
 };
 
 }  // namespace hearth_host

@@ -265,6 +265,17 @@ ParseResult parse_options(int argc, char** argv, Options* o, char* error, size_t
       if (strcmp(flag, "--stdin-control") == 0) o->stdin_control = true;
       continue;
     }
+    static const char* const kValued[] = {
+        "--broker", "--node-id", "--username", "--password", "--password-file", "--ca-file", "--prefix",
+        "--keepalive", "--devices", "--name", "--fw-version", "--state-dir", "--claim", "--claim-token",
+        "--ota-confirm-timeout-ms", "--ota-max-bytes", "--telemetry-interval-ms", "--sensor-interval-ms",
+        "--log-level", "--temperature", "--humidity"};
+    bool known = false;
+    for (const char* s : kValued) known = known || strcmp(flag, s) == 0;
+    if (!known) {
+      fail(error, cap, "unknown flag %s (see --help)", flag);
+      return ParseResult::UsageError;
+    }
     if (value == nullptr) {
       if (i + 1 >= argc) {
         fail(error, cap, "%s needs a value", flag);
