@@ -23,6 +23,9 @@ class CurlHttp final : public hearth::Http {
   // Ends any transfer and releases libcurl: at exit and before a restart re-executes the program.
   void release();
 
+  // A GET is open: the core reads it a few KB per tick, so the main loop should not sleep between ticks.
+  bool transfer_open() const { return easy_ != nullptr; }
+
   bool get_open(const char* url, int* status, int64_t* content_length) override;
   int get_read(uint8_t* buf, size_t cap) override;
   void get_close() override;

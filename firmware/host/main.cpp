@@ -281,13 +281,16 @@ int main(int argc, char** argv) {
 
   for (;;) {
     // Wait for the broker's socket, or sleep, for at most 20 ms: tick() wants to run every 50 ms or more often.
+    // While a download is open the core reads a few KB per tick, so the wait shrinks to 1 ms then: the image
+    // comes up to about 4 MB/s instead of 200 KB/s, and MQTT is still serviced between two chunks.
+    int wait_ms = http.transfer_open() ? 1 : 20;
     if (mqtt.has_socket()) {
-      mqtt.service(20);
+      mqtt.service(wait_ms);
     } else {
       mqtt.service(0);
       struct pollfd pfd = {STDIN_FILENO, POLLIN, 0};
       bool watch_stdin = opt.stdin_control && control.open();
-      ::poll(watch_stdin ? &pfd : nullptr, watch_stdin ? 1 : 0, 20);
+      ::poll(watch_stdin ? &pfd : nullptr, watch_stdin ? 1 : 0, wait_ms);
     }
     node.tick();
 

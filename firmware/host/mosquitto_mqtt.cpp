@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include "file_store.h"
 
@@ -51,6 +54,12 @@ bool parse_uri(const char* uri, char* host, size_t host_cap, int* port, bool* tl
   }
   if (*after == '/') ++after;
   return *after == '\0';
+}
+
+uint64_t monotonic_ms() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000u + static_cast<uint64_t>(ts.tv_nsec) / 1000000u;
 }
 
 bool copy_checked(char* dst, size_t cap, const char* src) {
@@ -184,9 +193,41 @@ bool MosquittoMqtt::start() {
     destroy_client();
     return false;
   }
+  connect_started_ms_ = monotonic_ms();
   log_->printf(hearth::LogLevel::Debug, "mqtt: connecting to %s:%d%s as %s", host, port, tls ? " (TLS)" : "",
                params_.client_id);
   return true;
+}
+
+bool MosquittoMqtt::connect_failed() {
+  int fd = mosquitto_socket(mosq_);
+  if (fd < 0) return false;
+  // libmosquitto notices a refused TCP connection under TLS only at its keepalive check (1.5 × keepalive later),
+  // so the socket is looked at here: a connection attempt that failed leaves it hung up (or writable while not
+  // connected, once libmosquitto has read the error away), where one still in progress is neither.
+  struct pollfd pfd = {fd, POLLOUT, 0};
+  if (poll(&pfd, 1, 0) == 1) {
+    int error = 0;
+    socklen_t len = sizeof error;
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len);
+    struct sockaddr_storage peer;
+    socklen_t peer_len = sizeof peer;
+    bool hung_up = (pfd.revents & (POLLERR | POLLHUP)) != 0;
+    bool unconnected = (pfd.revents & POLLOUT) != 0 &&
+                       getpeername(fd, reinterpret_cast<struct sockaddr*>(&peer), &peer_len) != 0 && errno == ENOTCONN;
+    if (hung_up || unconnected) {
+      log_->printf(hearth::LogLevel::Warn, "mqtt: cannot connect to %s: %s", params_.uri,
+                   strerror(error != 0 ? error : ECONNREFUSED));
+      return true;
+    }
+  }
+  // A broker that accepts the connection and never answers the CONNECT: give up like on a connect timeout.
+  if (monotonic_ms() - connect_started_ms_ > kConnackTimeoutMs) {
+    log_->printf(hearth::LogLevel::Warn, "mqtt: no CONNACK from %s within %d s", params_.uri,
+                 static_cast<int>(kConnackTimeoutMs / 1000));
+    return true;
+  }
+  return false;
 }
 
 void MosquittoMqtt::disconnect() {
@@ -196,7 +237,8 @@ void MosquittoMqtt::disconnect() {
     start_pending_ = false;
     return;
   }
-  if (start_pending_) {
+  if (start_pending_ || session_ == Session::Connecting) {
+    // No CONNACK yet, so no session to end cleanly: drop the socket (the broker has no will to publish either).
     start_pending_ = false;
     lost_pending_ = true;
     return;
@@ -271,6 +313,12 @@ void MosquittoMqtt::service(int timeout_ms) {
   }
   if (mosq_ == nullptr) return;
   int rc = mosquitto_loop(mosq_, timeout_ms, 1);
+  // After the loop, so that a CONNACK already received has been handled first.
+  if (mosq_ != nullptr && session_ == Session::Connecting && !refused_ && connect_failed()) {
+    destroy_client();
+    report_lost();
+    return;
+  }
   // libmosquitto reports most losses through on_disconnect; whatever else left the socket closed (a failed TCP
   // or TLS handshake, say) is reported here, once.
   if (mosq_ != nullptr && session_ != Session::Idle && mosquitto_socket(mosq_) < 0) {

@@ -63,6 +63,8 @@ class MosquittoMqtt final : public hearth::Mqtt {
   };
 
   bool start();
+  // Connecting, and the attempt has failed in a way libmosquitto does not report promptly.
+  bool connect_failed();
   void destroy_client();
   void report_lost();
   bool is_qos0_mid(int mid);
@@ -86,6 +88,9 @@ class MosquittoMqtt final : public hearth::Mqtt {
   bool start_pending_ = false;    // connect() asked for from inside a callback
   bool lost_pending_ = false;     // a loss to report from service()
   int in_callback_ = 0;
+  // The CONNECT's deadline, like the HTTP connect timeout: the core has none of its own.
+  static constexpr uint64_t kConnackTimeoutMs = 10000;
+  uint64_t connect_started_ms_ = 0;
 
   // QoS 0 publishes get a message id from libmosquitto and an on_publish when written. The node only knows QoS 1
   // ids, so the QoS 0 ones are remembered and filtered out.
