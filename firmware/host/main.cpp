@@ -315,6 +315,13 @@ int main(int argc, char** argv) {
       shown = state;
       log.printf(LogLevel::Info, "connection: %s", describe(state));
     }
+    if (platform.restart_requested() && !stopping) {
+      // Let the DISCONNECT the core asked for reach the broker (else it would publish the will), then reboot.
+      uint64_t deadline = now_ms() + 1000;
+      while (mqtt.active() && now_ms() < deadline) mqtt.service(mqtt.has_socket() ? 20 : 0);
+      mqtt.set_node(nullptr);
+      platform.reexec();
+    }
     if (stopping) {
       if (state == ConnState::Stopped && !mqtt.active()) break;
       if (now_ms() >= stop_deadline) {

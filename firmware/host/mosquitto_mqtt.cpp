@@ -243,7 +243,11 @@ void MosquittoMqtt::disconnect() {
     lost_pending_ = true;
     return;
   }
+  // libmosquitto writes the DISCONNECT at once when it can and calls on_disconnect from inside this call;
+  // in_disconnect_ makes that report wait for service().
+  in_disconnect_ = true;
   int rc = mosquitto_disconnect(mosq_);
+  in_disconnect_ = false;
   if (rc != MOSQ_ERR_SUCCESS) {
     // No connection to close cleanly (CONNECT not answered yet, or already gone): drop the socket.
     log_->printf(hearth::LogLevel::Debug, "mqtt: disconnect: %s", mosquitto_strerror(rc));
@@ -347,6 +351,10 @@ void MosquittoMqtt::on_connect(struct mosquitto*, void* obj, int rc) {
 
 void MosquittoMqtt::on_disconnect(struct mosquitto*, void* obj, int rc) {
   MosquittoMqtt* self = static_cast<MosquittoMqtt*>(obj);
+  if (self->in_disconnect_) {
+    self->lost_pending_ = true;
+    return;
+  }
   self->in_callback_++;
   if (rc != 0 && !self->refused_ && self->session_ != Session::Idle) {
     self->log_->printf(hearth::LogLevel::Warn, "mqtt: connection lost: %s (%d)", mosquitto_strerror(rc), rc);

@@ -98,6 +98,7 @@ class MosquittoMqtt final : public hearth::Mqtt {
   int qos0_mids_[kQos0Ring] = {};
   int qos0_next_ = 0;
   bool in_qos0_publish_ = false;
+  bool in_disconnect_ = false;
 };
 
 }  // namespace hearth_host

@@ -80,10 +80,9 @@ void default_name(const char* id, char* out, size_t cap) {
     snprintf(out, cap, "LED");
     return;
   }
-  snprintf(out, cap, "%s", id);
-  for (char* p = out; *p != '\0'; ++p) {
-    if (*p == '_') *p = ' ';
-  }
+  size_t n = 0;
+  for (; id[n] != '\0' && n + 1 < cap; ++n) out[n] = id[n] == '_' ? ' ' : id[n];
+  out[n] = '\0';
   if (out[0] >= 'a' && out[0] <= 'z') out[0] = static_cast<char>(out[0] - 'a' + 'A');
 }
 

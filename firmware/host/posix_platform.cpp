@@ -48,7 +48,9 @@ uint32_t PosixRandom::next_u32() {
   return value;
 }
 
-void PosixPlatform::restart() {
+void PosixPlatform::restart() { restart_requested_ = true; }
+
+void PosixPlatform::reexec() {
   log_->printf(hearth::LogLevel::Info, "restarting (re-executing the program)");
   if (before_restart_ != nullptr) before_restart_(before_restart_arg_);
   setenv(kRestartedEnv, "1", 1);

@@ -29,15 +29,22 @@ class PosixRandom final : public hearth::Random {
 
 class PosixPlatform final : public hearth::Platform {
  public:
-  // argv must stay valid for the program's lifetime (main's argv does). restart() re-executes it.
+  // argv must stay valid for the program's lifetime (main's argv does): a restart re-executes it.
   PosixPlatform(char** argv, StderrLog* log) : argv_(argv), log_(log) {}
-  // Called by restart() before the exec, to close the broker connection and release libraries.
+  // Called by reexec() before the exec, to release the libraries.
   void set_before_restart(void (*fn)(void*), void* arg) {
     before_restart_ = fn;
     before_restart_arg_ = arg;
   }
 
+  // The core calls restart() from deep inside its own calls, often inside a libmosquitto callback, right after
+  // asking for a clean DISCONNECT that libmosquitto has only queued. So restart() only records the request; the
+  // main loop then lets the DISCONNECT go out and calls reexec(). The node is stopped by then, as on a board
+  // whose reset line is already low.
   void restart() override;
+  bool restart_requested() const { return restart_requested_; }
+  // Re-executes the program: same PID, same arguments, a fresh process image. Does not return.
+  [[noreturn]] void reexec();
   uint32_t free_heap() override;
   int rssi() override { return 0; }
   const char* ip() override { return "127.0.0.1"; }
@@ -47,6 +54,7 @@ class PosixPlatform final : public hearth::Platform {
   StderrLog* log_;
   void (*before_restart_)(void*) = nullptr;
   void* before_restart_arg_ = nullptr;
+  bool restart_requested_ = false;
 };
 
 // The environment variable restart() sets for the new image: the next start is a reboot, not a fresh install,
