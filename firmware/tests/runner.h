@@ -34,9 +34,11 @@ void check_eq(const A& a, const B& b, const char* ea, const char* eb, const char
 }
 
 void check_str(const char* a, const char* b, const char* ea, const char* eb, const char* file, int line);
-inline void check_str(const std::string& a, const char* b, const char* ea, const char* eb, const char* file,
-                      int line) {
-  check_str(a.c_str(), b, ea, eb, file, line);
+inline const char* c_str_of(const char* s) { return s; }
+inline const char* c_str_of(const std::string& s) { return s.c_str(); }
+template <typename A, typename B>
+void check_str(const A& a, const B& b, const char* ea, const char* eb, const char* file, int line) {
+  check_str(c_str_of(a), c_str_of(b), ea, eb, file, line);
 }
 
 }  // namespace testing
