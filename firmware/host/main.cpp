@@ -210,8 +210,7 @@ int main(int argc, char** argv) {
         hearth::claim_node(ports, opt.claim_url, opt.node_id, opt.claim_token, message, sizeof message);
     switch (outcome) {
       case hearth::ClaimOutcome::Ok:
-        log.printf(LogLevel::Info, "claimed: %s", message[0] ? message : "credentials stored");
-        break;
+        break;  // the core has logged it, with the broker it got
       case hearth::ClaimOutcome::Refused:
         log.printf(LogLevel::Error, "claim refused: %s", message[0] ? message : "the bridge refused the token");
         return 3;
