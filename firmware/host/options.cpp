@@ -164,8 +164,9 @@ bool read_first_line(const char* path, char* out, size_t cap) {
   if (n == -2) n = static_cast<long>(sizeof buf - 1);
   buf[n] = '\0';
   buf[strcspn(buf, "\r\n")] = '\0';
-  if (strlen(buf) >= cap) return false;
-  snprintf(out, cap, "%s", buf);
+  size_t len = strlen(buf);
+  if (len >= cap) return false;
+  memcpy(out, buf, len + 1);
   return true;
 }
 
