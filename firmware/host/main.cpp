@@ -151,7 +151,7 @@ void release_libraries(void* arg) {
   libs->http->release();
 }
 
-// Everything main() composes. Static: the Options hold a 32 KiB CA buffer and the node lives for the whole run.
+// Static rather than on the stack: the options hold a 32 KiB buffer for the CA.
 hearth_host::Options g_options;
 
 }  // namespace
@@ -203,6 +203,7 @@ int main(int argc, char** argv) {
              firmware.running_version(), opt.state_dir);
 
   hearth::Ports ports = {&clock, &random, &mqtt, &kv, &gpio, &sensors, &http, &firmware, &platform, &log};
+  install_signal_handlers();
 
   if (opt.claim_url != nullptr && !rebooted) {
     char message[200] = {};
@@ -260,8 +261,6 @@ int main(int argc, char** argv) {
   settings.sensor_interval_ms = opt.sensor_interval_ms;
   settings.ota_confirm_timeout_ms = opt.ota_confirm_timeout_ms;
   if (!node.begin(settings)) return 2;  // the core has logged why
-
-  install_signal_handlers();
 
   // The host's "Wi-Fi" is always up, except in a simulated image that cannot reach the broker: that one never
   // gets a network, so it never connects and its confirm timeout restarts it into a rollback.
