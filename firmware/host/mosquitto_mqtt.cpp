@@ -147,8 +147,8 @@ bool MosquittoMqtt::start() {
   int port;
   bool tls;
   if (!parse_uri(params_.uri, host, sizeof host, &port, &tls)) {
-    log_->printf(hearth::LogLevel::Error, "mqtt: cannot use the broker address %s (mqtt://host:port or mqtts://host:port)",
-                 params_.uri);
+    log_->printf(hearth::LogLevel::Error,
+                 "mqtt: cannot use the broker address %s (mqtt://host:port or mqtts://host:port)", params_.uri);
     return false;
   }
   mosq_ = mosquitto_new(params_.client_id, true, this);

@@ -109,7 +109,8 @@ bool parse_devices(const char* list, Options* o, char* error, size_t cap) {
     }
     if (kind == nullptr) {
       return fail(error, cap,
-                  "--devices: unknown kind \"%.*s\" (kinds: switch, outlet, light, lock, cover, thermostat, fan, sensor)",
+                  "--devices: unknown kind \"%.*s\" "
+                  "(kinds: switch, outlet, light, lock, cover, thermostat, fan, sensor)",
                   static_cast<int>(kind_len), p);
     }
     if (o->device_count >= hearth::kMaxDevices) {

@@ -64,7 +64,8 @@ bool SimFirmware::save_state() {
   char path[600];
   snprintf(path, sizeof path, "%s/slots", dir_);
   char text[512];
-  int n = snprintf(text, sizeof text, "factory=%s\nrunning=%s\nprevious=%s\nnext=%s\npending=%d\nbroken=%d\nnext_broken=%d\n",
+  int n = snprintf(text, sizeof text,
+                   "factory=%s\nrunning=%s\nprevious=%s\nnext=%s\npending=%d\nbroken=%d\nnext_broken=%d\n",
                    state_.factory, state_.running, state_.previous, state_.next, state_.pending ? 1 : 0,
                    state_.broken ? 1 : 0, state_.next_broken ? 1 : 0);
   if (n < 0 || static_cast<size_t>(n) >= sizeof text || !write_file_atomic(path, text, static_cast<size_t>(n))) {
