@@ -299,6 +299,7 @@ extern "C" void app_main(void) {
   const bool need_claim_data = !g_have_credentials && !have_claim_token();
   if (!provisioning::start(need_claim_data)) wifi_sta_start();
 
-  // Its own stack: the claim and OTA downloads run TLS handshakes on this task.
-  xTaskCreate(app_task, "hearth", 10240, nullptr, 5, nullptr);
+  // Its own stack, sized for the TLS handshakes of the claim and of OTA downloads, which run on this task
+  // with the core's buffers (about 3 KB in the claim) on top.
+  xTaskCreate(app_task, "hearth", 12288, nullptr, 5, nullptr);
 }
