@@ -10,11 +10,9 @@ import { after, before, describe, test } from "node:test";
 import { callAlexa, directive, errorType, linkAlexaAccount, property } from "../helpers/alexa.ts";
 import { BROKER_KINDS, eventually, TestBridge } from "../helpers/bridge.ts";
 import { assertGoogleResponse } from "../helpers/conformance.ts";
-import { HearthNode } from "../helpers/hearth-node.ts";
+import { claimedNode, claimToken, HearthNode, ONLINE } from "../helpers/hearth-node.ts";
 import { getDevice, getNode, listDevices } from "../helpers/integration.ts";
 import { linkAccount } from "../helpers/linking.ts";
-
-const ONLINE = /connection: online/;
 
 for (const kind of BROKER_KINDS) {
   describe(`hearth-node against the daemon (${kind})`, () => {
@@ -30,31 +28,15 @@ for (const kind of BROKER_KINDS) {
       await bridge?.stop();
     });
 
-    function token(nodeId?: string, ttlMs = 600_000, now = Date.now()): string {
-      return bridge.daemon.store.claimTokens.issue({ ...(nodeId ? { nodeId } : {}), ttlMs, now }).token;
-    }
-
-    /** A board that claims itself with a fresh token and comes online. */
-    async function claimedNode(nodeId: string, extra: string[] = []): Promise<HearthNode> {
-      const node = await HearthNode.start([
-        "--node-id",
-        nodeId,
-        "--claim",
-        bridge.httpUrl,
-        "--claim-token",
-        token(),
-        "--fw-version",
-        "1.0.0",
-        ...extra,
-      ]);
+    async function board(nodeId: string): Promise<HearthNode> {
+      const node = await claimedNode(bridge, nodeId);
       nodes.push(node);
-      await node.waitFor(ONLINE, 8000);
       return node;
     }
 
     test("a claimed board appears with a relay, a dimmable LED and a climate sensor", async () => {
       const nodeId = `e2e-${kind}-1`;
-      await claimedNode(nodeId);
+      await board(nodeId);
       const devices = await eventually(async () => {
         const list = await listDevices(bridge, nodeId);
         return list.length === 3 && list.every((d) => d.online) ? list : undefined;
@@ -76,7 +58,7 @@ for (const kind of BROKER_KINDS) {
     });
 
     test("a used or expired claim token is refused and the board says why", async () => {
-      const used = token();
+      const used = claimToken(bridge);
       const first = await HearthNode.start([
         "--node-id",
         `e2e-${kind}-2`,
@@ -101,7 +83,7 @@ for (const kind of BROKER_KINDS) {
       assert.equal(reused.code, 3, second.logs());
       assert.match(second.logs(), /already used/);
 
-      const expired = token(undefined, 600_000, Date.now() - 601_000);
+      const expired = claimToken(bridge, { ageMs: 601_000 });
       const third = await HearthNode.start([
         "--node-id",
         `e2e-${kind}-3`,
@@ -119,7 +101,7 @@ for (const kind of BROKER_KINDS) {
 
     test("commands round-trip through the admin API with the state the board confirmed", async () => {
       const nodeId = `e2e-${kind}-4`;
-      await claimedNode(nodeId);
+      await board(nodeId);
       const relay = await bridge.api("POST", `/api/v1/devices/${nodeId}.relay/commands`, { params: { on: true } });
       assert.equal(relay.status, 200, JSON.stringify(relay.body));
       assert.equal(relay.body.state.on, true);
@@ -139,7 +121,7 @@ for (const kind of BROKER_KINDS) {
 
     test("a button on the board reaches the bridge as the new state", async () => {
       const nodeId = `e2e-${kind}-5`;
-      const node = await claimedNode(nodeId);
+      const node = await board(nodeId);
       await eventually(async () => (await getDevice(bridge, `${nodeId}.relay`)).state.on === false);
       node.send("press relay");
       await eventually(async () => (await getDevice(bridge, `${nodeId}.relay`)).state.on === true);
@@ -147,7 +129,7 @@ for (const kind of BROKER_KINDS) {
 
     test("Alexa turns the relay on and dims the LED, answered with the board's state", async () => {
       const nodeId = `e2e-${kind}-6`;
-      await claimedNode(nodeId);
+      await board(nodeId);
       const alexa = await linkAlexaAccount(bridge.daemon.store, `alexa-${kind}`);
       const on = await callAlexa(
         bridge,
@@ -170,7 +152,7 @@ for (const kind of BROKER_KINDS) {
 
     test("Google turns the relay off and the LED on in one EXECUTE", async () => {
       const nodeId = `e2e-${kind}-7`;
-      await claimedNode(nodeId);
+      await board(nodeId);
       const google = await linkAccount(bridge.daemon.store, `google-${kind}`, "google");
       const body = {
         requestId: "8812349876",
@@ -210,7 +192,7 @@ for (const kind of BROKER_KINDS) {
 
     test("kill -9 marks the board offline; restarted, it gets what was asked for it while away", async () => {
       const nodeId = `e2e-${kind}-8`;
-      const node = await claimedNode(nodeId);
+      const node = await board(nodeId);
       node.kill("SIGKILL");
       await node.exited;
       await eventually(
@@ -240,7 +222,7 @@ for (const kind of BROKER_KINDS) {
 
     test("a clean stop publishes offline at once", async () => {
       const nodeId = `e2e-${kind}-9`;
-      const node = await claimedNode(nodeId);
+      const node = await board(nodeId);
       const exit = await node.stop({ keepState: false });
       assert.equal(exit.code, 0, node.logs());
       await eventually(async () => (await getNode(bridge, nodeId))?.online === false, 2000);

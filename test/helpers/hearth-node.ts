@@ -12,6 +12,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { TestBridge } from "./bridge.ts";
 
 export const HEARTH_NODE_BIN = fileURLToPath(new URL("../../firmware/build/hearth-node", import.meta.url));
 
@@ -119,4 +120,41 @@ export class HearthNode {
     if (!options.keepState) await rm(this.stateDir, { recursive: true, force: true });
     return this.exitedWith as Exit;
   }
+}
+
+export const ONLINE = /connection: online/;
+
+/** A one-time claim token, as `hearth node claim-token` makes it (optionally already expired by `ageMs`). */
+export function claimToken(bridge: TestBridge, options: { nodeId?: string; ageMs?: number } = {}): string {
+  return bridge.daemon.store.claimTokens.issue({
+    ...(options.nodeId ? { nodeId: options.nodeId } : {}),
+    ttlMs: 600_000,
+    now: Date.now() - (options.ageMs ?? 0),
+  }).token;
+}
+
+/** A board running firmware 1.0.0 that claims itself with a fresh token and comes online. */
+export async function claimedNode(
+  bridge: TestBridge,
+  nodeId: string,
+  extra: readonly string[] = [],
+): Promise<HearthNode> {
+  const node = await HearthNode.start([
+    "--node-id",
+    nodeId,
+    "--claim",
+    bridge.httpUrl,
+    "--claim-token",
+    claimToken(bridge),
+    "--fw-version",
+    "1.0.0",
+    ...extra,
+  ]);
+  try {
+    await node.waitFor(ONLINE, 8000);
+  } catch (error) {
+    await node.stop();
+    throw error;
+  }
+  return node;
 }
