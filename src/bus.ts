@@ -3,7 +3,9 @@
  * an owner key so a component's `stop()` removes all of its listeners in one call.
  */
 import { EventEmitter } from "node:events";
+import type { OtaState } from "./devices/protocol.ts";
 import type { ParamValue } from "./model/index.ts";
+import type { OtaJobState } from "./ota/jobs.ts";
 
 export type DeviceState = Record<string, ParamValue>;
 
@@ -76,6 +78,31 @@ export interface LinkChangedEvent {
   at: number;
 }
 
+/** A node's report on a firmware update (`ota/status`), as it came; the OTA service matches it to a job. */
+export interface OtaStatusEvent {
+  nodeId: string;
+  /** The `ota` command's id, which is the job's id. */
+  id: string;
+  state: OtaState;
+  progress?: number;
+  version?: string;
+  error?: string;
+  msg?: string;
+  at: number;
+}
+
+/** A firmware update job changed: created, sent, moved on by the node, or ended. */
+export interface OtaJobEvent {
+  jobId: string;
+  nodeId: string;
+  version: string;
+  state: OtaJobState;
+  progress: number | null;
+  /** Why a job ended other than in `success`. */
+  error?: string;
+  at: number;
+}
+
 export interface BridgeLinkEvent {
   connected: boolean;
   at: number;
@@ -90,6 +117,8 @@ export interface EventMap {
   "bridge.link": BridgeLinkEvent;
   "scene.registry": SceneRegistryEvent;
   "link.changed": LinkChangedEvent;
+  "ota.status": OtaStatusEvent;
+  "ota.job": OtaJobEvent;
 }
 
 export type EventName = keyof EventMap;

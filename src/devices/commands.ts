@@ -16,7 +16,7 @@ import {
 import { newId } from "../security/secrets.ts";
 import type { Store } from "../store/index.ts";
 import type { DeviceLink } from "./link.ts";
-import type { CommandResponse, CommandStatus } from "./protocol.ts";
+import type { CommandPayload, CommandResponse, CommandStatus } from "./protocol.ts";
 
 export interface CommandRequest {
   deviceId: string;
@@ -48,9 +48,27 @@ export interface CommandServiceOptions {
   now?: () => number;
 }
 
+/**
+ * A command to the node itself rather than to one of its devices (`ota`). It is not validated against a
+ * device declaration and not written to the command log, which is per device: its caller keeps the record.
+ */
+export interface NodeCommandRequest {
+  nodeId: string;
+  /** Chosen by the caller, whose record goes by the same id (an OTA job). */
+  id: string;
+  payload: Omit<CommandPayload, "id" | "exp" | "dev" | "params">;
+  timeoutMs?: number;
+}
+
+export interface NodeCommandResult {
+  /** Whatever the node answered, refusals included: what a refusal means is the caller's to say. */
+  response: CommandResponse;
+  attempts: number;
+  latencyMs: number;
+}
+
 interface Pending {
   nodeId: string;
-  devId: string;
   settle: (response: CommandResponse | CommandError) => void;
 }
 
@@ -101,7 +119,7 @@ export class CommandService {
 
   /** Sends a command and resolves with the confirmed state; rejects with a CommandError. */
   async send(request: CommandRequest): Promise<CommandResult> {
-    const { store, link, log } = this.options;
+    const { store, link } = this.options;
     const device = store.devices.get(request.deviceId);
     if (!device?.present) throw new CommandError("unknown_device", `no device "${request.deviceId}"`);
     const op = request.op ?? "set";
@@ -142,31 +160,7 @@ export class CommandService {
       ...(op === "set" ? { params: command.params } : {}),
       exp: Math.ceil((startedAt + timeoutMs) / 1000) + EXPIRY_CLOCK_SKEW_S,
     };
-    let attempts = 1;
-    const outcome = await new Promise<CommandResponse | CommandError>((resolve) => {
-      const retry = setTimeout(
-        () => {
-          attempts = 2;
-          log.debug({ commandId, device: device.id }, "no confirmation yet; retrying with the same id");
-          link.publishCommand(device.nodeId, payload).catch(() => undefined);
-        },
-        Math.floor(timeoutMs / 2),
-      );
-      const deadline = setTimeout(
-        () => settle(new CommandError("timeout", `the node did not confirm within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      const settle = (result: CommandResponse | CommandError) => {
-        clearTimeout(retry);
-        clearTimeout(deadline);
-        this.pending.delete(commandId);
-        resolve(result);
-      };
-      this.pending.set(commandId, { nodeId: device.nodeId, devId: device.devId, settle });
-      link.publishCommand(device.nodeId, payload).catch((error: Error) => {
-        settle(new CommandError("bridge_unavailable", `could not publish the command: ${error.message}`));
-      });
-    });
+    const { outcome, attempts } = await this.publishAndWait(device.nodeId, payload, timeoutMs);
 
     if (outcome instanceof CommandError)
       return this.fail(commandId, device.id, request.actor, startedAt, attempts, outcome);
@@ -180,6 +174,69 @@ export class CommandService {
       attempts,
       outcome,
     );
+  }
+
+  /**
+   * Sends a command to a node (not to a device) and resolves with the node's answer, whatever it is. The
+   * same path as a device command: fast-fail when offline, a deadline, one retry with the same id.
+   */
+  async sendToNode(request: NodeCommandRequest): Promise<NodeCommandResult> {
+    const { store, link } = this.options;
+    if (!store.nodes.exists(request.nodeId)) throw new CommandError("unknown_device", `no node "${request.nodeId}"`);
+    if (this.stopped || !link.connected) {
+      throw new CommandError("bridge_unavailable", "the bridge has no connection to the MQTT broker");
+    }
+    if (!store.nodes.isOnline(request.nodeId))
+      throw new CommandError("offline", `the node "${request.nodeId}" is offline`);
+    const startedAt = this.now();
+    const timeoutMs = request.timeoutMs ?? this.options.timeoutMs;
+    const payload = {
+      id: request.id,
+      ...request.payload,
+      exp: Math.ceil((startedAt + timeoutMs) / 1000) + EXPIRY_CLOCK_SKEW_S,
+    };
+    const { outcome, attempts } = await this.publishAndWait(request.nodeId, payload, timeoutMs);
+    if (outcome instanceof CommandError) throw outcome;
+    return { response: outcome, attempts, latencyMs: this.now() - startedAt };
+  }
+
+  /** Publishes, retries once with the same id at half the deadline, and waits for the node's answer. */
+  private async publishAndWait(
+    nodeId: string,
+    payload: CommandPayload & { id: string },
+    timeoutMs: number,
+  ): Promise<{ outcome: CommandResponse | CommandError; attempts: number }> {
+    const { link, log } = this.options;
+    const commandId = payload.id;
+    let attempts = 1;
+    const outcome = await new Promise<CommandResponse | CommandError>((resolve) => {
+      const retry = setTimeout(
+        () => {
+          attempts = 2;
+          log.debug(
+            { commandId, node: nodeId, ...(payload.dev ? { dev: payload.dev } : {}) },
+            "no confirmation yet; retrying with the same id",
+          );
+          link.publishCommand(nodeId, payload).catch(() => undefined);
+        },
+        Math.floor(timeoutMs / 2),
+      );
+      const deadline = setTimeout(
+        () => settle(new CommandError("timeout", `the node did not confirm within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      const settle = (result: CommandResponse | CommandError) => {
+        clearTimeout(retry);
+        clearTimeout(deadline);
+        this.pending.delete(commandId);
+        resolve(result);
+      };
+      this.pending.set(commandId, { nodeId, settle });
+      link.publishCommand(nodeId, payload).catch((error: Error) => {
+        settle(new CommandError("bridge_unavailable", `could not publish the command: ${error.message}`));
+      });
+    });
+    return { outcome, attempts };
   }
 
   private complete(

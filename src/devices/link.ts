@@ -20,6 +20,7 @@ import {
   LIMITS,
   maxPayloadBytes,
   NodeConfigSchema,
+  OtaStatusSchema,
   type ParsedTopic,
   StatePayloadSchema,
   StatusPayload,
@@ -217,6 +218,8 @@ export class DeviceLink {
         this.options.store.nodes.touch(topic.nodeId, this.now());
         return;
       case "ota_status":
+        this.ingestOtaStatus(topic.nodeId, message.payload);
+        return;
       case "cmd":
         return;
     }
@@ -256,7 +259,13 @@ export class DeviceLink {
     const now = this.now();
     store.nodes.setInfo(
       nodeId,
-      { name: config.name, fwVersion: config.fw?.version, hwModel: config.hw?.model, cfgHash: config.cfg_hash },
+      {
+        name: config.name,
+        fwVersion: config.fw?.version,
+        hwModel: config.hw?.model,
+        cfgHash: config.cfg_hash,
+        services: config.services,
+      },
       now,
     );
     const change = store.devices.applyNodeConfig(nodeId, definitions, now);
@@ -322,6 +331,23 @@ export class DeviceLink {
       type,
       payload: rest,
       at: this.now(),
+    });
+  }
+
+  /** Progress of a firmware update: announced as it came; the OTA service decides what it means for a job. */
+  private ingestOtaStatus(nodeId: string, payload: Buffer): void {
+    const { id, state, progress, version, error, msg } = parseJson(payload, OtaStatusSchema);
+    const now = this.now();
+    this.options.store.nodes.touch(nodeId, now);
+    this.options.bus.emit("ota.status", {
+      nodeId,
+      id,
+      state,
+      ...(progress === undefined ? {} : { progress }),
+      ...(version === undefined ? {} : { version }),
+      ...(error === undefined ? {} : { error }),
+      ...(msg === undefined ? {} : { msg }),
+      at: now,
     });
   }
 

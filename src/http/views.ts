@@ -39,6 +39,7 @@ export function nodeView(node: NodeRecord) {
     online: node.online,
     fw_version: node.fwVersion,
     hw_model: node.hwModel,
+    services: node.services,
     status_changed_at: iso(node.statusChangedAt),
     last_seen_at: iso(node.lastSeenAt),
     created_at: iso(node.createdAt),

@@ -8,6 +8,8 @@ export interface NodeRecord {
   fwVersion: string | null;
   hwModel: string | null;
   cfgHash: string | null;
+  /** The services the node's config declares (`{ota: true}`); empty until it announces any. */
+  services: Record<string, boolean>;
   online: boolean;
   statusChangedAt: number | null;
   lastSeenAt: number | null;
@@ -20,6 +22,7 @@ interface NodeRow {
   fw_version: string | null;
   hw_model: string | null;
   cfg_hash: string | null;
+  services: string | null;
   online: number;
   status_changed_at: number | null;
   last_seen_at: number | null;
@@ -33,6 +36,7 @@ function toRecord(row: NodeRow): NodeRecord {
     fwVersion: row.fw_version,
     hwModel: row.hw_model,
     cfgHash: row.cfg_hash,
+    services: row.services === null ? {} : (JSON.parse(row.services) as Record<string, boolean>),
     online: row.online === 1,
     statusChangedAt: row.status_changed_at,
     lastSeenAt: row.last_seen_at,
@@ -45,6 +49,7 @@ export interface NodeInfo {
   fwVersion?: string | undefined;
   hwModel?: string | undefined;
   cfgHash?: string | undefined;
+  services?: Record<string, boolean> | undefined;
 }
 
 /**
@@ -74,8 +79,10 @@ export class NodeStore {
     this.setOnlineStmt = db.prepare<[number, number, number, string]>(
       "UPDATE nodes SET online = ?, status_changed_at = ?, last_seen_at = ? WHERE id = ?",
     );
-    this.infoStmt = db.prepare<[string | null, string | null, string | null, string | null, number, string]>(
-      "UPDATE nodes SET name = ?, fw_version = ?, hw_model = ?, cfg_hash = ?, last_seen_at = ? WHERE id = ?",
+    this.infoStmt = db.prepare<
+      [string | null, string | null, string | null, string | null, string | null, number, string]
+    >(
+      "UPDATE nodes SET name = ?, fw_version = ?, hw_model = ?, cfg_hash = ?, services = ?, last_seen_at = ? WHERE id = ?",
     );
     this.seenStmt = db.prepare<[number, string]>("UPDATE nodes SET last_seen_at = ? WHERE id = ?");
   }
@@ -145,7 +152,15 @@ export class NodeStore {
   }
 
   setInfo(id: string, info: NodeInfo, now: number): void {
-    this.infoStmt.run(info.name ?? null, info.fwVersion ?? null, info.hwModel ?? null, info.cfgHash ?? null, now, id);
+    this.infoStmt.run(
+      info.name ?? null,
+      info.fwVersion ?? null,
+      info.hwModel ?? null,
+      info.cfgHash ?? null,
+      info.services === undefined ? null : JSON.stringify(info.services),
+      now,
+      id,
+    );
   }
 
   touch(id: string, now: number): void {

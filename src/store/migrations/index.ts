@@ -5,6 +5,7 @@ import { assistantsSchema } from "./004-assistants.ts";
 import { googleSchema } from "./005-google.ts";
 import { webhooksSchema } from "./006-webhooks.ts";
 import { claimSchema } from "./007-claim.ts";
+import { otaSchema } from "./008-ota.ts";
 
 export interface Migration {
   version: number;
@@ -21,6 +22,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, name: "PINs, audit log and Google links", sql: googleSchema },
   { version: 6, name: "inbound hooks, subscriptions and the outbox", sql: webhooksSchema },
   { version: 7, name: "one-time claim tokens", sql: claimSchema },
+  { version: 8, name: "node services and firmware update jobs", sql: otaSchema },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
