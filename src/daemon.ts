@@ -21,6 +21,7 @@ import { createApp, HttpServer } from "./http/app.ts";
 import type { Logger } from "./log.ts";
 import { GrantService } from "./oauth/grants.ts";
 import { passwordHasher } from "./oauth/passwords.ts";
+import { OtaService, otaBaseUrl } from "./ota/service.ts";
 import { SceneService } from "./scenes/index.ts";
 import { generateSecret } from "./security/secrets.ts";
 import { Store } from "./store/index.ts";
@@ -48,6 +49,7 @@ export class Daemon {
   readonly google: GoogleFulfillment;
   readonly googleReports: GoogleReportState;
   readonly webhooks: WebhookDispatcher;
+  readonly ota: OtaService;
   readonly http: HttpServer;
   private readonly started: Stoppable[] = [];
   private stopping: Promise<void> | undefined;
@@ -142,6 +144,14 @@ export class Daemon {
       config: config.webhooks,
       log: log.child({ component: "webhooks" }),
     });
+    this.ota = new OtaService({
+      store: this.store,
+      commands: this.commands,
+      bus: this.bus,
+      log: log.child({ component: "ota" }),
+      config,
+      baseUrl: () => otaBaseUrl(config, Number(new URL(this.http.url).port)),
+    });
     const broker = this.broker;
     const accounts = mosquittoAccounts(config);
     const app = createApp({
@@ -158,6 +168,7 @@ export class Daemon {
       alexa: this.alexa,
       google: this.google,
       webhooks: this.webhooks,
+      ota: this.ota,
       health: {
         database: () => this.store.healthy(),
         mqtt: () => ({ connected: this.link.connected, mode: broker ? "embedded" : "external" }),
@@ -222,10 +233,19 @@ export class Daemon {
     this.started.push({ name: "webhooks", stop: () => this.webhooks.stop() });
     this.started.push({ name: "alexa", stop: () => this.alexa.stop() });
     this.started.push({ name: "google", stop: () => this.google.stop() });
-    await this.link.start();
+    // Follows the nodes' update reports from the first message on; stopped before the command service, so
+    // that a push cut short by the shutdown leaves its job to the next run instead of failing it.
+    this.ota.start();
+    try {
+      await this.link.start();
+    } catch (error) {
+      this.ota.stop();
+      throw error;
+    }
     this.started.push({ name: "link", stop: () => this.link.stop() });
     this.commands.start();
     this.started.push({ name: "commands", stop: () => this.commands.stop() });
+    this.started.push({ name: "ota", stop: () => this.ota.stop() });
     await this.http.start();
     this.started.push({ name: "http", stop: () => this.http.stop() });
   }

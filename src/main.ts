@@ -10,6 +10,7 @@ import { devicesCommand } from "./cli/devices.ts";
 import { hookCommand } from "./cli/hook.ts";
 import { linksCommand } from "./cli/links.ts";
 import { nodeCommand } from "./cli/node.ts";
+import { otaCommand } from "./cli/ota.ts";
 import { sceneCommand, scenesCommand } from "./cli/scenes.ts";
 import { sendCommand } from "./cli/send.ts";
 import { simCommand } from "./cli/sim.ts";
@@ -25,6 +26,9 @@ import { VERSION } from "./version.ts";
 const program = new Command("hearth")
   .description("Self-hosted bridge: Alexa, Google Assistant and webhooks to your own ESP32 nodes over MQTT")
   .version(VERSION)
+  // `hearth --version` is the program's own option only before a command: `hearth ota push --version 1.4.3`
+  // gives the image's version.
+  .enablePositionalOptions()
   .showHelpAfterError("(run with --help for usage)")
   .exitOverride()
   .addCommand(startCommand())
@@ -39,7 +43,8 @@ const program = new Command("hearth")
   .addCommand(adminCommand())
   .addCommand(userCommand())
   .addCommand(clientCommand())
-  .addCommand(hookCommand());
+  .addCommand(hookCommand())
+  .addCommand(otaCommand());
 
 try {
   await program.parseAsync(process.argv);

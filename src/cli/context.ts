@@ -119,10 +119,13 @@ export async function callDaemon(
   store: Store,
   method: string,
   path: string,
+  /** JSON, or raw bytes sent as application/octet-stream. */
   body?: unknown,
+  /** A token the caller minted for a series of calls (HEARTH_ADMIN_TOKEN still comes first). */
+  options: { token?: string } = {},
 ): Promise<ApiResponse> {
   const base = daemonUrl(config);
-  let token = process.env.HEARTH_ADMIN_TOKEN;
+  let token = process.env.HEARTH_ADMIN_TOKEN ?? options.token;
   let minted: string | undefined;
   if (!token) {
     const created = store.adminTokens.create("cli", Date.now(), 60_000);
@@ -134,9 +137,11 @@ export async function callDaemon(
       method,
       headers: {
         authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
+        ...(body === undefined
+          ? {}
+          : { "content-type": Buffer.isBuffer(body) ? "application/octet-stream" : "application/json" }),
       },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      ...(body === undefined ? {} : { body: Buffer.isBuffer(body) ? new Uint8Array(body) : JSON.stringify(body) }),
     });
     const text = await response.text();
     return { status: response.status, body: text ? (JSON.parse(text) as unknown) : null };

@@ -245,6 +245,31 @@ export const ConfigSchema = z.strictObject({
         .describe("How long an outbound delivery waits for the receiver's answer."),
     })
     .default({ allowPrivateDestinations: false, requestsPerMinute: 60, deliveryTimeoutMs: 15_000 }),
+  ota: z
+    .strictObject({
+      baseUrl: z
+        .url({ protocol: /^https?$/, hostname: /.+/ })
+        .max(200)
+        .optional()
+        .describe(
+          "Where nodes download firmware images, as <baseUrl>/ota/<job>/<token> (default: publicUrl, else http://<http.host>:<port>).",
+        ),
+      maxImageBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(16 * 1024 * 1024)
+        .default(4 * 1024 * 1024)
+        .describe("Largest firmware image accepted by `hearth ota push` and POST /api/v1/nodes/:id/ota."),
+      jobTimeoutSeconds: z
+        .number()
+        .int()
+        .min(1)
+        .max(86_400)
+        .default(600)
+        .describe("A firmware update that hears nothing from its node for this long ends as timeout."),
+    })
+    .default({ maxImageBytes: 4 * 1024 * 1024, jobTimeoutSeconds: 600 }),
   scenes: z
     .array(SceneDefinitionSchema)
     .default([])

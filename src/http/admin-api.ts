@@ -1,7 +1,7 @@
 /**
- * The admin REST API under /api/v1: nodes, devices, commands, scenes, hooks, the audit log. Every route needs an
- * admin token (`hearth admin token`) as `Authorization: Bearer …`; repeated failures from one address are
- * locked out before any token work is done.
+ * The admin REST API under /api/v1: nodes, devices, commands, scenes, hooks, firmware updates, the audit
+ * log. Every route needs an admin token (`hearth admin token`) as `Authorization: Bearer …`; repeated
+ * failures from one address are locked out before any token work is done.
  */
 import express, { type RequestHandler, Router } from "express";
 import { z } from "zod";
@@ -11,6 +11,8 @@ import type { DeviceLink } from "../devices/link.ts";
 import type { MosquittoAccounts } from "../devices/mosquitto-accounts.ts";
 import { addNode, NodeRegistryError } from "../devices/node-registry.ts";
 import { DEVICE_OPS } from "../model/index.ts";
+import { otaAdminRouter } from "../ota/routes.ts";
+import type { OtaService } from "../ota/service.ts";
 import { type Scene, SceneDefinitionSchema, SceneError, type SceneService, sceneView } from "../scenes/index.ts";
 import { FailureLimiter } from "../security/failure-limiter.ts";
 import type { Store } from "../store/index.ts";
@@ -34,6 +36,8 @@ export interface AdminApiDeps {
   now?: () => number;
   /** Woken by a replay, so that the delivery is attempted at once. */
   webhooks?: Pick<WebhookDispatcher, "wake">;
+  /** Firmware updates: pushes and jobs. */
+  ota?: OtaService;
 }
 
 const CommandBody = z.strictObject({
@@ -86,6 +90,9 @@ export function adminApi(deps: AdminApiDeps): Router {
   const now = deps.now ?? Date.now;
   const router = Router();
   router.use(requireAdminToken(store, now));
+  // Before the JSON parser and its content-type check: a firmware image is raw bytes, and the only body
+  // here that may exceed http.bodyLimitBytes, on its one route.
+  if (deps.ota) router.use(otaAdminRouter({ ota: deps.ota, config, now }));
   router.use(express.json({ limit: config.http.bodyLimitBytes }));
   // A body the JSON parser skipped (no or another content type) would otherwise read as "no params".
   router.use((req, _res, next) => {

@@ -18,6 +18,7 @@ import type { GrantService } from "../oauth/grants.ts";
 import { LoginThrottle } from "../oauth/login-throttle.ts";
 import type { PasswordHasher } from "../oauth/passwords.ts";
 import { tokenRouter } from "../oauth/token.ts";
+import { otaDownloadRouter } from "../ota/routes.ts";
 import { hookRouter } from "../webhooks/hook-route.ts";
 import { type AdminApiDeps, adminApi } from "./admin-api.ts";
 import { claimRouter } from "./claim-route.ts";
@@ -75,6 +76,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(hookRouter(deps));
   // Before the admin API: a board claiming itself has a claim token, not an admin token.
   app.use(claimRouter(deps));
+  if (deps.ota) app.use(otaDownloadRouter({ ota: deps.ota, config: deps.config }));
   app.use("/api/v1", adminApi(deps));
   app.use(notFound);
   app.use(errorHandler(deps.log));

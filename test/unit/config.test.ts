@@ -79,6 +79,7 @@ describe("defaults", () => {
         pinLockoutSeconds: 900,
       },
       webhooks: { allowPrivateDestinations: false, requestsPerMinute: 60, deliveryTimeoutMs: 15_000 },
+      ota: { maxImageBytes: 4 * 1024 * 1024, jobTimeoutSeconds: 600 },
       scenes: [],
       devices: {},
     });
@@ -406,6 +407,16 @@ describe("external broker", () => {
     const problems = problemsOf({ env: { ...externalBroker, HEARTH_MQTT_URL: "mqtt:broker" } });
     assert.equal(problems.length, 1);
     assert.match(problems[0] as string, /^mqtt\.url \(HEARTH_MQTT_URL\): /);
+  });
+
+  test("firmware downloads: ota.baseUrl is an http(s) URL of at most 200 characters", () => {
+    const { config } = load({ env: { HEARTH_OTA_BASE_URL: "http://192.168.1.10:8080" } });
+    assert.equal(config.ota.baseUrl, "http://192.168.1.10:8080");
+    for (const url of ["ftp://192.168.1.10/", "http:192.168.1.10", `http://h.example/${"a".repeat(200)}`]) {
+      const problems = problemsOf({ env: { HEARTH_OTA_BASE_URL: url } });
+      assert.equal(problems.length, 1, url);
+      assert.match(problems[0] as string, /^ota\.baseUrl \(HEARTH_OTA_BASE_URL\): /);
+    }
   });
 
   test("the Alexa Skill Messaging client id and secret come together", () => {

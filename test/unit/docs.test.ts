@@ -18,6 +18,7 @@ import { devicesCommand } from "../../src/cli/devices.ts";
 import { hookCommand } from "../../src/cli/hook.ts";
 import { linksCommand } from "../../src/cli/links.ts";
 import { nodeCommand } from "../../src/cli/node.ts";
+import { otaCommand } from "../../src/cli/ota.ts";
 import { sendCommand } from "../../src/cli/send.ts";
 import { simCommand } from "../../src/cli/sim.ts";
 import { startCommand } from "../../src/cli/start.ts";
@@ -154,6 +155,7 @@ describe("README", () => {
       linksCommand(),
       hookCommand(),
       subscriptionCommand(),
+      otaCommand(),
     ];
     const visit = (command: Command, path: string[]) => {
       const here = [...path, command.name()];
