@@ -35,7 +35,7 @@ struct NodeSettings {
   const char* mqtt_uri;        // nullptr → the claimed credentials in the key-value store
   const char* username;        // nullptr → the node id (or the claimed username)
   const char* password;        // nullptr → the claimed password
-  const char* ca_pem;          // nullptr → none (or the claimed CA)
+  const char* ca_pem;          // nullptr → none; kept as a pointer, so it must outlive the node
   uint16_t keepalive_s;        // 0 → 30
   const char* name;            // board name in the config message, or nullptr
   const char* fw_version;      // nullptr → Firmware::running_version()
