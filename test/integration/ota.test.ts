@@ -17,6 +17,7 @@ import type { OtaJobView } from "../../src/ota/jobs.ts";
 import { BROKER_KINDS, eventually, TestBridge } from "../helpers/bridge.ts";
 import { Cleanup, getNode } from "../helpers/integration.ts";
 import { gate, OtaNode, type OtaNodeOptions } from "../helpers/ota-node.ts";
+import { freePort } from "../helpers/ports.ts";
 import { runProcess } from "../helpers/processes.ts";
 
 const BIN = new URL("../../bin/hearth.js", import.meta.url).pathname;
@@ -306,6 +307,20 @@ for (const kind of BROKER_KINDS) {
       assert.notEqual(again.body.id, pushed.body.id);
     });
 
+    test("hearth ota push --timeout gives up waiting, not the update, and says how to follow it", async () => {
+      const node = await startNode(bridge, cleanup, { silent: true });
+      const file = join(files, "patience.bin");
+      await writeFile(file, espImage("5.5.0"));
+      const result = await runCli(bridge, ["ota", "push", node.nodeId, file, "--timeout", "1"]);
+      assert.equal(result.status, 1);
+      assert.match(
+        result.stderr,
+        new RegExp(`the update is still sent after 1 s; follow it with \`hearth ota list --node ${node.nodeId}\``),
+      );
+      const [job] = (await bridge.api("GET", `/api/v1/ota?node=${node.nodeId}`)).body as OtaJobView[];
+      assert.equal(job?.state, "sent", "the job goes on in Hearth");
+    });
+
     test("an offline node is refused with 503 offline, and nothing is created", async () => {
       const node = await startNode(bridge, cleanup);
       await node.close();
@@ -383,9 +398,11 @@ for (const kind of BROKER_KINDS) {
   describe(`firmware update timeouts and download limits (${kind})`, () => {
     const cleanup = new Cleanup();
     let bridge: TestBridge;
+    let files: string;
 
     before(async () => {
       bridge = cleanup.add(await TestBridge.start(kind, { settings: { "ota.jobTimeoutSeconds": 1 } }), (b) => b.stop());
+      files = cleanup.add(await mkdtemp(join(tmpdir(), "hearth-ota-")), (dir) => rm(dir, { recursive: true }));
     });
 
     after(() => cleanup.run());
@@ -401,6 +418,29 @@ for (const kind of BROKER_KINDS) {
       assert.equal(job.error, "timeout");
       assert.match(job.msg ?? "", /no word from the node for 1 s/);
       assert.equal((await fetchUrl(url)).status, 404);
+    });
+
+    test("hearth ota push --no-wait returns once the node has accepted the update", async () => {
+      const node = await startNode(bridge, cleanup, { silent: true });
+      const file = join(files, "silent.bin");
+      await writeFile(file, espImage("3.0.0"));
+      const noWait = await runCli(bridge, ["ota", "push", node.nodeId, file, "--no-wait"]);
+      assert.equal(noWait.status, 0, noWait.stderr);
+      assert.match(noWait.stdout, new RegExp(`^accepted by ${node.nodeId}$`, "m"));
+      assert.match(noWait.stdout, new RegExp(`is running; follow it with \`hearth ota list --node ${node.nodeId}\``));
+      await waitForJob(bridge, node.commands[0]?.id as string, "timeout", 4000);
+    });
+
+    test("hearth ota push says when Hearth is not running", async () => {
+      const node = await startNode(bridge, cleanup);
+      const file = join(files, "offline-daemon.bin");
+      await writeFile(file, espImage("3.1.0"));
+      const port = await freePort();
+      const result = await runProcess(process.execPath, [BIN, "ota", "push", node.nodeId, file], {
+        env: { ...cliEnv(bridge), HEARTH_URL: `http://127.0.0.1:${port}` },
+      });
+      assert.equal(result.status, 1);
+      assert.match(result.stderr, /Hearth is not running at http:\/\/127\.0\.0\.1:\d+/);
     });
 
     test("downloads are counted per address before any token is checked", async () => {
@@ -422,3 +462,38 @@ for (const kind of BROKER_KINDS) {
     });
   });
 }
+
+describe("where nodes download firmware from", () => {
+  test("listening on 0.0.0.0 without ota.baseUrl or publicUrl, Hearth warns at start that nodes cannot download", async () => {
+    const bridge = await TestBridge.start("embedded", { settings: { "http.host": "0.0.0.0" } });
+    try {
+      const warning = bridge.logs.find((line) => String(line.msg).includes("nodes cannot download firmware"));
+      assert.ok(warning, "a warning at start");
+      assert.match(String(warning.msg), /set ota\.baseUrl \(HEARTH_OTA_BASE_URL\)/);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  test("with ota.baseUrl, the node is sent a URL under it, and no warning is given", async () => {
+    const cleanup = new Cleanup();
+    try {
+      const bridge = cleanup.add(
+        await TestBridge.start("embedded", {
+          settings: { "http.host": "0.0.0.0", "ota.baseUrl": "http://hearth.lan:8080/" },
+        }),
+        (b) => b.stop(),
+      );
+      assert.equal(
+        bridge.logs.find((line) => String(line.msg).includes("nodes cannot download firmware")),
+        undefined,
+      );
+      const node = await startNode(bridge, cleanup, { silent: true });
+      const pushed = await pushImage(bridge, node.nodeId, espImage("2.0.0"), "2.0.0");
+      assert.equal(pushed.status, 202);
+      assert.match(urlOf(node, pushed.body.id), new RegExp(`^http://hearth\\.lan:8080/ota/${pushed.body.id}/\\S{32}$`));
+    } finally {
+      await cleanup.run();
+    }
+  });
+});
