@@ -59,6 +59,7 @@ void Connection::wait(uint64_t now_ms, uint32_t wait_ms) {
 void Connection::connected(uint64_t now_ms) {
   if (link_ != Link::Connecting) return;
   backoff_.reset();
+  may_retry_refusal_soon_ = false;
   link_ = Link::Subscribing;
   pending_subacks_[0] = mqtt_->subscribe(config_.cmd_topic, 1);
   pending_subacks_[1] = mqtt_->subscribe(config_.bridge_topic, 1);
@@ -80,6 +81,11 @@ void Connection::refused(int code, uint64_t now_ms) {
       .str("mqtt: the broker refused the connection (code ")
       .num(code)
       .str(code == 4 || code == 5 ? ": check the node id and password)" : ")");
+  if (may_retry_refusal_soon_) {
+    may_retry_refusal_soon_ = false;
+    wait(now_ms, backoff_.after_failure(*random_));
+    return;
+  }
   wait(now_ms, backoff_.after_refusal());
 }
 

@@ -68,6 +68,9 @@ class Connection {
   Backoff backoff_;
   Link link_ = Link::Idle;
   bool network_ = false;
+  // A node's very first login may reach a broker that has not yet read the account a claim just made
+  // (mosquitto reloads its password file on SIGHUP): that one refusal is retried after an ordinary step.
+  bool may_retry_refusal_soon_ = true;
   int pending_subacks_[2] = {0, 0};
   uint32_t last_wait_ms_ = 0;
   uint64_t next_attempt_ms_ = 0;
