@@ -240,7 +240,10 @@ for (const kind of BROKER_KINDS) {
         [[job.id, "success"]],
       );
       const all = await bridge.api("GET", "/api/v1/ota");
-      assert.ok((all.body as OtaJobView[]).some((j) => j.id === job.id), "without ?node=, every node's jobs");
+      assert.ok(
+        (all.body as OtaJobView[]).some((j) => j.id === job.id),
+        "without ?node=, every node's jobs",
+      );
       const times = (all.body as OtaJobView[]).map((j) => j.created_at);
       assert.deepEqual(times, [...times].sort().reverse(), "newest first");
     });
