@@ -6,6 +6,9 @@
 
 export type RateDecision = { allowed: true } | { allowed: false; retryAfterS: number; firstRefusal: boolean };
 
+/** The most buckets kept; an evicted one starts full again, which only forgives its least recent caller. */
+const MAX_BUCKETS = 10_000;
+
 /** One call's worth of credit: credit is counted in integers so that no rounding lets a call slip through. */
 const CALL = 60_000;
 
@@ -35,7 +38,14 @@ export class HookRateLimiter {
     const elapsed = Math.max(0, now - bucket.updatedAt);
     bucket.credit = Math.min(this.capacity, bucket.credit + elapsed * this.perMinute);
     bucket.updatedAt = now;
+    // Re-inserted so that the map's order is least recently used first: keyed by caller address (firmware
+    // downloads), the keys are the attacker's to choose, so the oldest bucket goes once there are too many.
+    this.buckets.delete(hookId);
     this.buckets.set(hookId, bucket);
+    if (this.buckets.size > MAX_BUCKETS) {
+      const oldest = this.buckets.keys().next().value;
+      if (oldest !== undefined) this.buckets.delete(oldest);
+    }
     if (bucket.credit >= CALL) {
       bucket.credit -= CALL;
       bucket.refusing = false;

@@ -666,4 +666,17 @@ describe("HookRateLimiter", () => {
     for (let i = 0; i < 6; i++) assert.equal(limiter.take("a").allowed, true, "the bucket holds one minute at most");
     assert.equal(limiter.take("a").allowed, false);
   });
+
+  test("keyed by addresses an attacker chooses, it keeps 10,000 buckets and lets the least recent go", async () => {
+    const { HookRateLimiter } = await import("../../src/webhooks/rate-limit.ts");
+    const limiter = new HookRateLimiter(1, () => 5_000_000);
+    assert.equal(limiter.take("old").allowed, true);
+    assert.equal(limiter.take("old").allowed, false);
+    assert.equal(limiter.take("busy").allowed, true);
+    for (let i = 0; i < 9_998; i++) limiter.take(`10.0.${i >> 8}.${i & 255}`);
+    assert.equal(limiter.take("busy").allowed, false, "a bucket in use stays");
+    limiter.take("one-more");
+    assert.equal(limiter.take("old").allowed, true, "the least recently used bucket was dropped, not kept forever");
+    assert.equal(limiter.take("busy").allowed, false, "the recently used one is still there");
+  });
 });
