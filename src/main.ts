@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { adminCommand } from "./cli/admin.ts";
+import { backupCommand } from "./cli/backup.ts";
 import { clientCommand } from "./cli/client.ts";
 import { CliError } from "./cli/context.ts";
 import { devicesCommand } from "./cli/devices.ts";
@@ -44,6 +45,7 @@ const program = new Command("hearth")
   .addCommand(userCommand())
   .addCommand(clientCommand())
   .addCommand(hookCommand())
+  .addCommand(backupCommand())
   .addCommand(otaCommand());
 
 try {

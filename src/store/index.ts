@@ -21,6 +21,7 @@ import { WriteBehind } from "./write-behind.ts";
 export * from "./admin-tokens.ts";
 export * from "./alexa-grants.ts";
 export * from "./audit-log.ts";
+export * from "./backup.ts";
 export * from "./claim-tokens.ts";
 export * from "./command-log.ts";
 export * from "./database.ts";
