@@ -2,11 +2,14 @@ import { resolve } from "node:path";
 import { Command } from "commander";
 import type { Daemon } from "../daemon.ts";
 import { createLogger } from "../log.ts";
+import { SystemdNotifier } from "../ops/systemd-notify.ts";
 import { VERSION } from "../version.ts";
 import { CliError, type CommonOptions, cliConfig, withCommonOptions } from "./context.ts";
 
 /** Exit code for a shutdown that had to be forced, as a supervisor expects (128 + signal number). */
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+/** What systemd is asked to wait beyond shutdownTimeoutMs, for the exit itself after a forced stop. */
+const STOP_MARGIN_MS = 5000;
 
 export function startCommand(): Command {
   return withCommonOptions(new Command("start"))
@@ -21,6 +24,8 @@ export function startCommand(): Command {
         log.fatal({ err: error }, "uncaught exception; exiting so the supervisor restarts a clean process");
         process.exit(1);
       });
+      // Does nothing unless started by systemd with Type=notify (systemd/hearth.service).
+      const systemd = new SystemdNotifier({ log: log.child({ component: "systemd" }) });
       // Loaded here, not at the top: the other commands start faster without the daemon's dependencies.
       const { Daemon } = await import("../daemon.ts");
       const daemon = await Daemon.start(config, log).catch(
@@ -35,12 +40,15 @@ export function startCommand(): Command {
         },
       );
       printBanner(daemon);
+      // Only now, with the store open, the broker and the link up and HTTP listening, is Hearth ready.
+      systemd.ready(`listening on ${daemon.httpUrl}, MQTT ${displayedMqttUrl(daemon)}`);
 
       let shuttingDown = false;
       const shutdown = (signal: keyof typeof SIGNAL_EXIT) => {
         if (shuttingDown) return;
         shuttingDown = true;
         log.info({ signal }, "shutting down");
+        systemd.stopping(config.shutdownTimeoutMs + STOP_MARGIN_MS);
         const hardStop = setTimeout(() => {
           log.error({ timeoutMs: config.shutdownTimeoutMs }, "shutdown took too long; exiting anyway");
           process.exit(SIGNAL_EXIT[signal]);
@@ -68,7 +76,7 @@ function printBanner(daemon: Daemon): void {
   const lines = [
     `Hearth ${VERSION} is running.`,
     `  HTTP   ${daemon.httpUrl}   (health: /healthz, admin API: /api/v1)`,
-    `  MQTT   ${daemon.mqttUrl.replace(/\/\/[^@/]*@/, "//")}   (${broker}, topics under ${config.mqtt.topicPrefix}/)`,
+    `  MQTT   ${displayedMqttUrl(daemon)}   (${broker}, topics under ${config.mqtt.topicPrefix}/)`,
     `  Data   ${resolve(config.dataDir)}`,
     "",
     "Next steps (in another terminal):",
@@ -82,4 +90,9 @@ function printBanner(daemon: Daemon): void {
     "",
   ];
   process.stderr.write(`${lines.join("\n")}\n`);
+}
+
+/** The broker's URL without the credentials an external broker's URL may carry. */
+function displayedMqttUrl(daemon: Daemon): string {
+  return daemon.mqttUrl.replace(/\/\/[^@/]*@/, "//");
 }
