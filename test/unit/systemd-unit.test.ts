@@ -94,7 +94,7 @@ describe("systemd/hearth.service", () => {
     const env = environment();
     assert.equal(value("StateDirectory"), "hearth");
     assert.equal(env.HEARTH_DATA_DIR, "/var/lib/hearth");
-    assert.equal(env.HEARTH_CONFIG, "/etc/hearth/config.yaml");
+    assert.equal(env.HEARTH_CONFIG, "/etc/hearth/hearth.yaml");
     assert.equal(value("ConfigurationDirectory"), "hearth");
     // HEARTH_CONFIG names a file that does not exist here; every other variable must be a setting.
     const { HEARTH_CONFIG: _file, ...settings } = env;
