@@ -47,6 +47,8 @@ export interface CommandResultEvent {
   status: "ok" | "accepted" | "error";
   errorCode?: string;
   latencyMs: number;
+  /** Publishes of the command: 0 when it failed before one (offline node), 2 when it was retried. */
+  attempts: number;
   at: number;
 }
 

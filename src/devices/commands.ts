@@ -276,6 +276,7 @@ export class CommandService {
       actor,
       status,
       latencyMs: completedAt - startedAt,
+      attempts,
       at: completedAt,
     });
     return { commandId, status, deviceId: id, state, latencyMs: completedAt - startedAt, attempts };
@@ -298,6 +299,7 @@ export class CommandService {
       status: "error",
       errorCode: error.code,
       latencyMs: completedAt - startedAt,
+      attempts,
       at: completedAt,
     });
     throw error;

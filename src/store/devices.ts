@@ -130,6 +130,7 @@ export class DeviceStore {
   private readonly upsertReported;
   private readonly upsertDesired;
   private readonly bumpSeq;
+  private readonly countStmt;
   /**
    * Write-through cache of device records (all but `online`, which belongs to the node). This process is
    * the only writer of the registry and of device state, so the cache cannot go stale; the CLI reads
@@ -168,6 +169,22 @@ export class DeviceStore {
     this.bumpSeq = db.prepare<[number | null, number, string]>(
       "UPDATE devices SET state_seq = state_seq + 1, node_seq = coalesce(?, node_seq), updated_at = ? WHERE id = ?",
     );
+    this.countStmt = db.prepare<[], { online: number; n: number }>(
+      "SELECT n.online AS online, COUNT(*) AS n FROM devices d JOIN nodes n ON n.id = d.node_id WHERE d.present = 1 GROUP BY n.online",
+    );
+  }
+
+  /**
+   * How many declared devices belong to online and to offline nodes; one grouped count, cheap enough for every
+   * metrics scrape. The registry is written straight to the database (only state goes through write-behind).
+   */
+  countByState(): { online: number; offline: number } {
+    const counts = { online: 0, offline: 0 };
+    for (const row of this.countStmt.all()) {
+      if (row.online === 1) counts.online = row.n;
+      else counts.offline += row.n;
+    }
+    return counts;
   }
 
   private load(row: DeviceRow): Omit<DeviceRecord, "online"> {

@@ -68,6 +68,7 @@ export class NodeStore {
   private readonly setOnlineStmt;
   private readonly infoStmt;
   private readonly seenStmt;
+  private readonly countStmt;
 
   constructor(
     private readonly db: Db,
@@ -85,6 +86,9 @@ export class NodeStore {
       "UPDATE nodes SET name = ?, fw_version = ?, hw_model = ?, cfg_hash = ?, services = ?, last_seen_at = ? WHERE id = ?",
     );
     this.seenStmt = db.prepare<[number, string]>("UPDATE nodes SET last_seen_at = ? WHERE id = ?");
+    this.countStmt = db.prepare<[], { online: number; n: number }>(
+      "SELECT online, COUNT(*) AS n FROM nodes GROUP BY online",
+    );
   }
 
   /** Adds a node, or replaces the credentials of an existing one when `replace` is set. */
@@ -165,6 +169,16 @@ export class NodeStore {
 
   touch(id: string, now: number): void {
     this.seenStmt.run(now, id);
+  }
+
+  /** How many registered nodes are online and offline; one grouped count, cheap enough for every metrics scrape. */
+  countByState(): { online: number; offline: number } {
+    const counts = { online: 0, offline: 0 };
+    for (const row of this.countStmt.all()) {
+      if (row.online === 1) counts.online = row.n;
+      else counts.offline += row.n;
+    }
+    return counts;
   }
 
   /** At daemon start nothing is known to be online until the broker says so. */

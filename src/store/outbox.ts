@@ -81,6 +81,7 @@ export class OutboxStore {
   private readonly getStmt;
   private readonly dueStmt;
   private readonly pendingStmt;
+  private readonly pendingCountStmt;
 
   constructor(private readonly db: Db) {
     this.getStmt = db.prepare<[string], DeliveryRow>("SELECT * FROM outbox WHERE id = ?");
@@ -91,6 +92,12 @@ export class OutboxStore {
     this.pendingStmt = db.prepare<[], { id: string; next_attempt_at: number }>(
       "SELECT id, next_attempt_at FROM outbox WHERE state = 'pending' ORDER BY next_attempt_at, created_at",
     );
+    this.pendingCountStmt = db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending'");
+  }
+
+  /** Deliveries waiting for their first or next attempt (an index range of outbox_due). */
+  pendingCount(): number {
+    return this.pendingCountStmt.get()?.n ?? 0;
   }
 
   /**
