@@ -19,6 +19,7 @@ import { GoogleReportState } from "./google/report-state.ts";
 import { TwoFactor } from "./google/two-factor.ts";
 import { createApp, HttpServer } from "./http/app.ts";
 import type { Logger } from "./log.ts";
+import { Metrics } from "./metrics/index.ts";
 import { GrantService } from "./oauth/grants.ts";
 import { passwordHasher } from "./oauth/passwords.ts";
 import { OtaService, otaBaseUrl } from "./ota/service.ts";
@@ -51,6 +52,8 @@ export class Daemon {
   readonly webhooks: WebhookDispatcher;
   readonly ota: OtaService;
   readonly http: HttpServer;
+  /** Undefined when `metrics.enabled` is false. */
+  readonly metrics: Metrics | undefined;
   private readonly started: Stoppable[] = [];
   private stopping: Promise<void> | undefined;
 
@@ -62,6 +65,10 @@ export class Daemon {
     this.store = Store.open(resolve(config.dataDir), (error) =>
       log.error({ err: error }, "a queued database write failed"),
     );
+    // Its own registry, and before the components that report to it.
+    this.metrics = config.metrics.enabled
+      ? new Metrics({ bus: this.bus, store: this.store, mqttConnected: () => this.link.connected, version: VERSION })
+      : undefined;
     const bridgePassword = generateSecret(32);
     this.broker = config.mqtt.url
       ? undefined
@@ -103,6 +110,7 @@ export class Daemon {
       store: this.store,
       config: config.alexa,
       log: log.child({ component: "alexa-gateway" }),
+      metrics: this.metrics,
     });
     this.alexa = new AlexaSmartHome({
       config,
@@ -127,6 +135,7 @@ export class Daemon {
       config,
       homegraph: new HomeGraph({ config: config.google, log: log.child({ component: "homegraph" }) }),
       log: log.child({ component: "google-reports" }),
+      metrics: this.metrics,
     });
     this.google = new GoogleFulfillment({
       config,
@@ -143,6 +152,7 @@ export class Daemon {
       bus: this.bus,
       config: config.webhooks,
       log: log.child({ component: "webhooks" }),
+      metrics: this.metrics,
     });
     this.ota = new OtaService({
       store: this.store,
@@ -169,6 +179,7 @@ export class Daemon {
       google: this.google,
       webhooks: this.webhooks,
       ota: this.ota,
+      metrics: this.metrics,
       health: {
         database: () => this.store.healthy(),
         mqtt: () => ({ connected: this.link.connected, mode: broker ? "embedded" : "external" }),
@@ -221,6 +232,11 @@ export class Daemon {
       const broker = this.broker;
       await broker.start();
       this.started.push({ name: "broker", stop: () => broker.stop() });
+    }
+    if (this.metrics) {
+      const metrics = this.metrics;
+      metrics.start();
+      this.started.push({ name: "metrics", stop: () => metrics.stop() });
     }
     // Listening before the link starts, so that no change of the first connections is missed.
     this.alexaReports.start();

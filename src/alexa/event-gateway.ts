@@ -29,10 +29,21 @@ export class AcceptGrantError extends Error {
 /** `dropped`: not meant to be sent (no grant, or the user disabled the skill). `failed`: meant to, but lost. */
 export type SendOutcome = "sent" | "dropped" | "failed";
 
+/** Told what happens to events and tokens (metrics). */
+export interface AlexaGatewayMetrics {
+  /** An event `send` finished with: `what` names it as in the logs (`ChangeReport`, `DeleteReport`…). */
+  alexaEventSent(what: string, outcome: SendOutcome): void;
+  /** One answer of the gateway, retries included: its HTTP status, or `network_error` (no answer, or none in time). */
+  alexaGatewayAnswered(status: number | "network_error"): void;
+  /** A refresh of a user's LWA token: `ok`, `invalid_grant` (the grant is dead), `error`, `not_configured`. */
+  alexaTokenRefreshed(outcome: "ok" | "invalid_grant" | "error" | "not_configured"): void;
+}
+
 export interface AlexaEventGatewayOptions {
   store: Store;
   config: Config["alexa"];
   log: Logger;
+  metrics?: AlexaGatewayMetrics | undefined;
   now?: () => number;
   /** Waits between retries; `stop()` aborts the signal. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
@@ -96,6 +107,7 @@ export class AlexaEventGateway {
   private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   private readonly retryDelaysMs: readonly number[];
   private readonly lwa: LoginWithAmazon | undefined;
+  private readonly metrics: AlexaGatewayMetrics | undefined;
   private readonly url: string;
   /** One refresh per user at a time: Amazon may rotate the refresh token, so two in parallel could lose one. */
   private readonly refreshing = new Map<string, Promise<TokenResult>>();
@@ -108,6 +120,7 @@ export class AlexaEventGateway {
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? defaultSleep;
     this.retryDelaysMs = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+    this.metrics = options.metrics;
     this.url = options.config.eventGatewayUrl ?? EVENT_GATEWAY_URLS[options.config.region];
     const { clientId, clientSecret } = options.config;
     this.lwa =
@@ -174,12 +187,15 @@ export class AlexaEventGateway {
    * goes inside the event. Never rejects.
    */
   async send(userId: string, build: (token: string) => object, what: string): Promise<SendOutcome> {
+    let outcome: SendOutcome;
     try {
-      return await this.deliver(userId, build, what);
+      outcome = await this.deliver(userId, build, what);
     } catch (error) {
       this.log.error({ user: userId, what, err: (error as Error).message }, "could not send an event to Alexa");
-      return "failed";
+      outcome = "failed";
     }
+    this.metrics?.alexaEventSent(what, outcome);
+    return outcome;
   }
 
   /** Cancels retries waiting for their turn and requests in flight; what they were sending is lost. */
@@ -308,6 +324,7 @@ export class AlexaEventGateway {
   private async refresh(grant: AlexaGrantRecord): Promise<TokenResult> {
     const { userId } = grant;
     if (!this.lwa) {
+      this.metrics?.alexaTokenRefreshed("not_configured");
       this.store.alexaGrants.recordError(
         userId,
         `cannot refresh the event-gateway token: ${NOT_CONFIGURED}`,
@@ -319,7 +336,9 @@ export class AlexaEventGateway {
     try {
       tokens = await this.lwa.refresh(grant.refreshToken);
     } catch (error) {
-      if (error instanceof LwaError && error.code === "invalid_grant") {
+      const deadGrant = error instanceof LwaError && error.code === "invalid_grant";
+      this.metrics?.alexaTokenRefreshed(deadGrant ? "invalid_grant" : "error");
+      if (deadGrant) {
         this.markDead(
           userId,
           "unauthorized",
@@ -333,6 +352,7 @@ export class AlexaEventGateway {
       this.store.alexaGrants.recordError(userId, message, this.now());
       return { outcome: "failed", transient: true };
     }
+    this.metrics?.alexaTokenRefreshed("ok");
     const current = this.store.alexaGrants.get(userId);
     if (current?.state !== "active") return { outcome: "dropped" };
     // Linked again while the refresh ran: the new grant's tokens win over the old grant's refresh.
@@ -354,6 +374,8 @@ export class AlexaEventGateway {
       });
       text = await response.text();
     } catch (error) {
+      // A send aborted by stop() is not the gateway's doing.
+      if (!this.stopped) this.metrics?.alexaGatewayAnswered("network_error");
       const timedOut = (error as Error).name === "TimeoutError";
       return {
         error: timedOut ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s` : `could not connect to ${this.url}`,
@@ -365,6 +387,7 @@ export class AlexaEventGateway {
     } catch {
       body = undefined;
     }
+    this.metrics?.alexaGatewayAnswered(response.status);
     const exception = GatewayExceptionSchema.safeParse(body);
     return {
       status: response.status,

@@ -270,6 +270,16 @@ export const ConfigSchema = z.strictObject({
         .describe("A firmware update that hears nothing from its node for this long ends as timeout."),
     })
     .default({ maxImageBytes: 4 * 1024 * 1024, jobTimeoutSeconds: 600 }),
+  metrics: z
+    .strictObject({
+      enabled: z.boolean().default(true).describe("Serve Prometheus metrics at GET /metrics (docs/metrics.md)."),
+      token: z
+        .string()
+        .min(16, "use at least 16 characters (e.g. `openssl rand -hex 24`)")
+        .optional()
+        .describe("When set, GET /metrics requires `Authorization: Bearer <token>`; unset, it is open to all."),
+    })
+    .default({ enabled: true }),
   scenes: z
     .array(SceneDefinitionSchema)
     .default([])

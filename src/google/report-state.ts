@@ -18,12 +18,18 @@ import { deviceStates, isExposed, present } from "./devices.ts";
 import type { HomeGraph, HomeGraphOutcome } from "./homegraph.ts";
 import { isLocked } from "./traits/lock-unlock.ts";
 
+/** Told the outcome of every HomeGraph call (metrics). */
+export interface HomeGraphMetrics {
+  homegraphCall(call: "report_state" | "request_sync", outcome: HomeGraphOutcome): void;
+}
+
 export interface ReportStateDeps {
   bus: EventBus;
   store: Store;
   config: Config;
   homegraph: Pick<HomeGraph, "configured" | "reportState" | "requestSync">;
   log: Logger;
+  metrics?: HomeGraphMetrics | undefined;
   now?: () => number;
   startupGraceMs?: number;
 }
@@ -114,9 +120,7 @@ export class GoogleReportState {
     }
     if (Object.keys(states).length === 0) return;
     await Promise.all(
-      this.recipients().map(async (userId) =>
-        this.record(userId, await this.deps.homegraph.reportState(userId, states)),
-      ),
+      this.recipients().map(async (userId) => this.record(userId, await this.reportState(userId, states))),
     );
   }
 
@@ -131,7 +135,11 @@ export class GoogleReportState {
       const due = [...this.syncFor];
       this.syncFor.clear();
       void Promise.all(
-        due.map(async (userId) => this.recordSync(userId, await this.deps.homegraph.requestSync(userId))),
+        due.map(async (userId) => {
+          const outcome = await this.deps.homegraph.requestSync(userId);
+          this.deps.metrics?.homegraphCall("request_sync", outcome);
+          this.recordSync(userId, outcome);
+        }),
       );
     }, this.deps.config.google.requestSyncDelayMs);
   }
@@ -159,7 +167,7 @@ export class GoogleReportState {
             }
           : { status: "FAILURE", errorCode: device.online ? "deviceJammingDetected" : "deviceOffline" };
         if (result.status === "SUCCESS" && trait !== "LockUnlock" && typeof device.state.position !== "number") return;
-        const outcome = await this.deps.homegraph.reportState(
+        const outcome = await this.reportState(
           userId,
           { [deviceId]: device.online ? deviceStates(device) : { online: false } },
           {
@@ -176,6 +184,16 @@ export class GoogleReportState {
         this.record(userId, outcome);
       })
       .catch((error: unknown) => this.deps.log.warn({ err: (error as Error).message }, "a Google follow-up failed"));
+  }
+
+  private async reportState(
+    userId: string,
+    states: Record<string, object>,
+    options?: Parameters<HomeGraph["reportState"]>[2],
+  ): Promise<HomeGraphOutcome> {
+    const outcome = await this.deps.homegraph.reportState(userId, states, options);
+    this.deps.metrics?.homegraphCall("report_state", outcome);
+    return outcome;
   }
 
   /**

@@ -13,6 +13,8 @@ import type { AlexaSmartHome } from "../alexa/smart-home.ts";
 import type { GoogleFulfillment } from "../google/fulfillment.ts";
 import { googleRouter } from "../google/route.ts";
 import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics/index.ts";
+import { metricsRouter } from "../metrics/route.ts";
 import { authorizeRouter } from "../oauth/authorize.ts";
 import type { GrantService } from "../oauth/grants.ts";
 import { LoginThrottle } from "../oauth/login-throttle.ts";
@@ -38,6 +40,8 @@ export interface AppDeps extends AdminApiDeps {
   oauth: { grants: GrantService; hasher: PasswordHasher };
   alexa: AlexaSmartHome;
   google: GoogleFulfillment;
+  /** Serves `GET /metrics` and is told of every request; absent when `metrics.enabled` is false. */
+  metrics?: Metrics | undefined;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -45,7 +49,7 @@ export function createApp(deps: AppDeps): Express {
   app.disable("x-powered-by");
   app.set("trust proxy", deps.config.http.trustProxy ? 1 : false);
   app.use(helmet({ contentSecurityPolicy: { useDefaults: true, directives: { upgradeInsecureRequests: null } } }));
-  app.use(requestLog(deps.log));
+  app.use(requestLog(deps.log, deps.metrics?.httpRequest));
 
   app.get("/healthz", (_req, res) => {
     const database = deps.health.database();
@@ -59,6 +63,9 @@ export function createApp(deps: AppDeps): Express {
     });
   });
 
+  // Mounted at the app itself, ahead of every router: no limiter or body parser of another route sees a scrape.
+  if (deps.metrics) app.use(metricsRouter(deps.metrics, deps.config.metrics.token));
+
   // Account linking: login and consent pages, token and revocation endpoints. Failed logins and failed
   // client authentications are throttled separately, so a login flood cannot slow Alexa's token refresh.
   app.use(
@@ -70,9 +77,27 @@ export function createApp(deps: AppDeps): Express {
       throttle: new LoginThrottle(),
     }),
   );
-  app.use(tokenRouter({ store: deps.store, grants: deps.oauth.grants, throttle: new LoginThrottle(), log: deps.log }));
-  app.use(alexaRouter({ config: deps.config, smartHome: deps.alexa, tokens: deps.oauth.grants, log: deps.log }));
-  app.use(googleRouter({ config: deps.config, fulfillment: deps.google, tokens: deps.oauth.grants }));
+  app.use(
+    tokenRouter({
+      store: deps.store,
+      grants: deps.oauth.grants,
+      throttle: new LoginThrottle(),
+      log: deps.log,
+      metrics: deps.metrics,
+    }),
+  );
+  app.use(
+    alexaRouter({
+      config: deps.config,
+      smartHome: deps.alexa,
+      tokens: deps.oauth.grants,
+      log: deps.log,
+      metrics: deps.metrics,
+    }),
+  );
+  app.use(
+    googleRouter({ config: deps.config, fulfillment: deps.google, tokens: deps.oauth.grants, metrics: deps.metrics }),
+  );
   app.use(hookRouter(deps));
   // Before the admin API: a board claiming itself has a claim token, not an admin token.
   app.use(claimRouter(deps));

@@ -32,12 +32,22 @@ export interface TokenIssuer {
   revoke(request: { clientId: string; token: string }): void | Promise<void>;
 }
 
+/** Told of every answered token request (metrics). */
+export interface TokenMetrics {
+  /**
+   * `platform` is the authenticated client's (undefined when it did not authenticate); `grantType` is
+   * `authorization_code`, `refresh_token` or `other`; `outcome` is `ok` or the OAuth error code.
+   */
+  oauthToken(platform: string | undefined, grantType: string, outcome: string): void;
+}
+
 export interface TokenDeps {
   store: Store;
   grants: TokenIssuer;
   /** Throttles failed client authentication (a separate instance from the login throttle). */
   throttle: LoginThrottle;
   log: Logger;
+  metrics?: TokenMetrics | undefined;
 }
 
 function single(value: unknown): string | undefined {
@@ -62,7 +72,7 @@ function basicCredentials(req: Request): { id: string; secret: string } | undefi
 }
 
 export function tokenRouter(deps: TokenDeps): Router {
-  const { store, grants, throttle, log } = deps;
+  const { store, grants, throttle, log, metrics } = deps;
   const router = Router();
   const form = express.urlencoded({ extended: false, limit: 8192 });
 
@@ -100,14 +110,19 @@ export function tokenRouter(deps: TokenDeps): Router {
       throw new OAuthError("invalid_client", "unknown client or wrong secret");
     }
     throttle.recordSuccess(keys);
+    // Which assistant is asking, for the metrics (the request's duration too): one lookup, only when counted.
+    if (metrics) res.locals.platform = store.oauthClients.get(credentials.id)?.platform;
     return credentials.id;
   };
 
-  router.post(OAUTH_PATHS.token, noStore, form, async (req, res) => {
+  // Google's own sample reads grant_type from the query as well as the body.
+  const grantTypeOf = (req: Request) =>
+    single(((req.body ?? {}) as Record<string, unknown>).grant_type) ?? single(req.query.grant_type);
+
+  const issue = async (req: Request, res: Response): Promise<void> => {
     const clientId = authenticateClient(req, res);
     const body = (req.body ?? {}) as Record<string, unknown>;
-    // Google's own sample reads grant_type from the query as well as the body.
-    const grantType = single(body.grant_type) ?? single(req.query.grant_type);
+    const grantType = grantTypeOf(req);
     if (grantType === "authorization_code") {
       const code = single(body.code);
       const redirectUri = single(body.redirect_uri);
@@ -128,6 +143,22 @@ export function tokenRouter(deps: TokenDeps): Router {
       grantType ? "unsupported_grant_type" : "invalid_request",
       grantType ? `grant_type ${grantType} is not supported` : "grant_type is required",
     );
+  };
+
+  router.post(OAUTH_PATHS.token, noStore, form, async (req, res) => {
+    if (!metrics) return issue(req, res);
+    const count = (outcome: string) => {
+      const grantType = grantTypeOf(req);
+      const label = grantType === "authorization_code" || grantType === "refresh_token" ? grantType : "other";
+      metrics.oauthToken(res.locals.platform, label, outcome);
+    };
+    try {
+      await issue(req, res);
+    } catch (error) {
+      count(error instanceof OAuthError ? error.error : "server_error");
+      throw error;
+    }
+    count("ok");
   });
 
   router.post(OAUTH_PATHS.revoke, noStore, form, async (req, res) => {

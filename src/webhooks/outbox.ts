@@ -29,11 +29,18 @@ export interface Timers {
   clearTimeout(handle: unknown): void;
 }
 
+/** Told how every delivery attempt ended (metrics). */
+export interface WebhookMetrics {
+  /** `retry`: failed, tried again later; `dead`: failed for the last time; `disabled`: the receiver said 410 Gone. */
+  webhookDelivery(state: "delivered" | "retry" | "dead" | "disabled"): void;
+}
+
 export interface WebhookDispatcherOptions {
   store: Store;
   bus: EventBus;
   config: Config["webhooks"];
   log: Logger;
+  metrics?: WebhookMetrics | undefined;
   now?: () => number;
   /** [0, 1), for the jitter of the retry schedule. */
   random?: () => number;
@@ -233,6 +240,7 @@ export class WebhookDispatcher {
     const context = { subscription: subscription.id, delivery: delivery.id, attempt: attempts };
     if ("status" in outcome && outcome.status >= 200 && outcome.status < 300) {
       this.store.outbox.markDelivered(delivery.id, attempts, outcome.status, now);
+      this.options.metrics?.webhookDelivery("delivered");
       if (subscription.lastError !== null) this.store.subscriptions.recordError(subscription.id, null);
       this.log.debug({ ...context, status: outcome.status }, "webhook delivered");
       return;
@@ -243,6 +251,7 @@ export class WebhookDispatcher {
         this.store.outbox.markDead(delivery.id, attempts, 410, reason);
         this.store.subscriptions.disable(subscription.id, reason, now);
       });
+      this.options.metrics?.webhookDelivery("disabled");
       this.log.warn({ ...context, host: hostOfUrl(subscription.url) }, reason);
       return;
     }
@@ -253,6 +262,7 @@ export class WebhookDispatcher {
     this.store.subscriptions.recordError(subscription.id, error);
     if (nextAt === undefined) {
       this.store.outbox.markDead(delivery.id, attempts, status, error);
+      this.options.metrics?.webhookDelivery("dead");
       this.log.warn(
         { ...context, host: hostOfUrl(subscription.url), err: error },
         `a webhook failed ${MAX_ATTEMPTS} times and is dead; replay it with \`hearth subscription replay\``,
@@ -260,6 +270,7 @@ export class WebhookDispatcher {
       return;
     }
     this.store.outbox.markRetry(delivery.id, attempts, nextAt, status, error);
+    this.options.metrics?.webhookDelivery("retry");
     this.log.debug({ ...context, err: error, retryInMs: nextAt - now }, "webhook failed; retrying later");
   }
 
