@@ -2,7 +2,11 @@ import { type Logger, type LoggerOptions, pino } from "pino";
 
 export type { Logger };
 
-/** Paths whose values never reach the log, wherever a component puts them. */
+/**
+ * Paths whose values never reach the log, wherever a component puts them. A second line of defence: no
+ * component logs a secret on purpose (test/integration/log-redaction.test.ts drives every one that handles
+ * one at the most verbose level and searches the log for each value).
+ */
 export const REDACTED_PATHS = [
   "password",
   "*.password",
@@ -13,9 +17,15 @@ export const REDACTED_PATHS = [
   "*.access_token",
   "*.refresh_token",
   "*.client_secret",
+  "*.claim_token",
+  // A hook's signing secret or URL token, as the store hands it out once.
+  "*.credential",
+  // A service-account key, should a parsed key file ever be logged.
+  "*.private_key",
   "req.headers.authorization",
   "req.headers.cookie",
-  'req.headers["x-hearth-secret"]',
+  // The Alexa forwarder's shared secret (FORWARDER_SECRET_HEADER in src/alexa/route.ts).
+  'req.headers["x-hearth-forwarder-secret"]',
   'res.headers["set-cookie"]',
 ];
 

@@ -120,7 +120,12 @@ export class EmbeddedBroker {
     }
     const refuse = (code: number, reason: string) => {
       this.failures.recordFailure(ip);
-      this.options.log.warn({ clientId: client.id, username, ip, reason }, "mqtt connection refused");
+      // A user name that is no node id may be a password typed into the wrong field: never logged as is.
+      const shown =
+        username === undefined || username === this.options.bridge.username || isValidNodeId(username)
+          ? username
+          : "(not a node id)";
+      this.options.log.warn({ clientId: client.id, username: shown, ip, reason }, "mqtt connection refused");
       done(authError(code, reason), false);
     };
     if (!username || !password) {

@@ -7,6 +7,7 @@ import { NodeRegistryError } from "../devices/node-registry.ts";
 import type { Logger } from "../log.ts";
 import { CommandError, type CommandErrorCode } from "../model/index.ts";
 import { SceneError, type SceneErrorCode } from "../scenes/errors.ts";
+import { redactPath } from "./request-log.ts";
 
 export class HttpError extends Error {
   constructor(
@@ -88,7 +89,8 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       res.status(415).json(errorBody("unsupported_encoding", "unsupported content encoding or charset"));
       return;
     }
-    log.error({ err: error, method: req.method, path: req.path }, "unhandled error in request");
+    // The path as the request log writes it: a firmware download's token is not logged here either.
+    log.error({ err: error, method: req.method, path: redactPath(req.path) }, "unhandled error in request");
     res.status(500).json(errorBody("internal", "internal error"));
   };
 }

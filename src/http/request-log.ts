@@ -19,7 +19,7 @@ function isScrape(url: string): boolean {
 }
 
 /** A firmware download URL carries its token in the path (`/ota/<job>/<token>`): the token is never logged. */
-function redactPath(path: string): string {
+export function redactPath(path: string): string {
   return path.replace(/^(\/ota\/[^/]+\/)[^/]+/, "$1…");
 }
 

@@ -32,14 +32,15 @@ async function postForm(baseUrl: string, cookie: string | undefined, fields: Rec
   return { status: response.status, html: await response.text(), location: response.headers.get("location") };
 }
 
-/** Signs in and allows access; returns the authorization code from the redirect back to the client. */
-export async function authorizeThroughPages(
-  baseUrl: string,
-  client: PageClient,
-  username: string,
-  password: string,
-  state = "state-1",
-): Promise<string> {
+export interface PageSession {
+  /** The session cookie the authorization page set. */
+  cookie: string | undefined;
+  /** The login form's CSRF token. */
+  csrf: string;
+}
+
+/** Opens the authorization page as the assistant's redirect does. */
+export async function startAuthorization(baseUrl: string, client: PageClient, state = "state-1"): Promise<PageSession> {
   const query = new URLSearchParams({
     client_id: client.id,
     redirect_uri: client.redirectUri,
@@ -49,14 +50,34 @@ export async function authorizeThroughPages(
   const page = await fetch(`${baseUrl}/oauth/authorize?${query}`, { redirect: "manual" });
   const html = await page.text();
   if (page.status !== 200) throw new Error(`the authorization page answered ${page.status}: ${html.slice(0, 300)}`);
-  const cookie = page.headers.get("set-cookie")?.split(";")[0];
-  const consent = await postForm(baseUrl, cookie, { csrf: csrfOf(html), step: "login", username, password });
+  return { cookie: page.headers.get("set-cookie")?.split(";")[0], csrf: csrfOf(html) };
+}
+
+/** Posts the login form; a wrong password answers 401 with the form again. */
+export function signIn(baseUrl: string, session: PageSession, username: string, password: string) {
+  return postForm(baseUrl, session.cookie, { csrf: session.csrf, step: "login", username, password });
+}
+
+/** Signs in and allows access; returns the authorization code from the redirect back to the client. */
+export async function authorizeThroughPages(
+  baseUrl: string,
+  client: PageClient,
+  username: string,
+  password: string,
+  state = "state-1",
+): Promise<{ code: string; session: PageSession }> {
+  const session = await startAuthorization(baseUrl, client, state);
+  const consent = await signIn(baseUrl, session, username, password);
   if (consent.status !== 200) throw new Error(`the login answered ${consent.status}: ${consent.html.slice(0, 300)}`);
-  const done = await postForm(baseUrl, cookie, { csrf: csrfOf(consent.html), step: "consent", decision: "allow" });
+  const done = await postForm(baseUrl, session.cookie, {
+    csrf: csrfOf(consent.html),
+    step: "consent",
+    decision: "allow",
+  });
   if (done.status !== 303 || !done.location) throw new Error(`the consent answered ${done.status}, not a redirect`);
   const code = new URL(done.location).searchParams.get("code");
   if (!code) throw new Error(`no code in the redirect ${done.location}`);
-  return code;
+  return { code, session };
 }
 
 /** Calls the token endpoint with the client's credentials in HTTP Basic, as Alexa does. */
@@ -80,8 +101,8 @@ export async function linkThroughPages(
   client: PageClient,
   username: string,
   password: string,
-): Promise<{ code: string; accessToken: string; refreshToken: string }> {
-  const code = await authorizeThroughPages(baseUrl, client, username, password);
+): Promise<{ code: string; session: PageSession; accessToken: string; refreshToken: string }> {
+  const { code, session } = await authorizeThroughPages(baseUrl, client, username, password);
   const issued = await tokenRequest(baseUrl, client, {
     grant_type: "authorization_code",
     code,
@@ -91,6 +112,7 @@ export async function linkThroughPages(
     throw new Error(`the code exchange answered ${issued.status}: ${JSON.stringify(issued.body)}`);
   return {
     code,
+    session,
     accessToken: String(issued.body?.access_token),
     refreshToken: String(issued.body?.refresh_token),
   };
