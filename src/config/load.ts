@@ -13,9 +13,24 @@ const NON_SETTING_ENV = new Set([
   "HEARTH_DEBUG",
 ]);
 
+/**
+ * A value the schema refused, with where it came from, so that `hearth doctor` can say which file line or
+ * environment variable to change. `source` is an environment variable (`HEARTH_HTTP_PORT`, or one with
+ * `_FILE`), a command-line flag, the config file's path, or "default".
+ */
+export interface ConfigIssue {
+  setting: string;
+  message: string;
+  source: string;
+}
+
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
-  constructor(readonly problems: string[]) {
+  constructor(
+    readonly problems: string[],
+    /** The schema's refusals among `problems`, with their sources; empty for the other kinds of problem. */
+    readonly issues: ConfigIssue[] = [],
+  ) {
     super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
   }
 }
@@ -44,6 +59,15 @@ function setPath(tree: Tree, path: readonly string[], value: unknown): void {
     node = node[key] as Tree;
   }
   node[path[path.length - 1] as string] = value;
+}
+
+function hasPath(tree: Tree, path: readonly string[]): boolean {
+  let node: unknown = tree;
+  for (const key of path) {
+    if (typeof node !== "object" || node === null || !(key in node)) return false;
+    node = (node as Tree)[key];
+  }
+  return true;
 }
 
 function readFileTree(file: string, problems: string[]): Tree {
@@ -130,6 +154,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const notices: string[] = [];
   const file = options.file ?? env.HEARTH_CONFIG;
   const tree: Tree = file ? readFileTree(file, problems) : {};
+  // Which settings the file itself holds, before the environment and flags are merged over it.
+  const fromFile = structuredClone(tree);
 
   const reference = configReference();
   const known = new Set(reference.flatMap((s) => [s.env, `${s.env}_FILE`]));
@@ -148,6 +174,18 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     if (value !== undefined) setPath(tree, dotted.split("."), value);
   }
 
+  const sourceOf = (path: readonly string[]): string => {
+    // A setting given as JSON (`devices`, `scenes`) is set as a whole: its issues are deeper than its path.
+    const setting = reference.find((s) => s.path.every((part, i) => path[i] === part));
+    const dotted = path.join(".");
+    const flag = Object.keys(options.overrides ?? {}).find((key) => dotted === key || dotted.startsWith(`${key}.`));
+    if (flag !== undefined) return `--${flag.replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCase()}`;
+    if (setting && env[setting.env] !== undefined) return setting.env;
+    if (setting && env[`${setting.env}_FILE`] !== undefined) return `${setting.env}_FILE`;
+    if (file && hasPath(fromFile, path)) return file;
+    return "default";
+  };
+  const issues: ConfigIssue[] = [];
   const result = ConfigSchema.safeParse(tree);
   if (!result.success) {
     for (const issue of result.error.issues) {
@@ -155,6 +193,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
       const where = path.length > 0 ? path.join(".") : "(top level)";
       const envHint = reference.find((s) => s.path.join(".") === path.join("."))?.env;
       problems.push(`${where}${envHint ? ` (${envHint})` : ""}: ${issue.message}`);
+      issues.push({ setting: where, message: issue.message, source: sourceOf(path) });
     }
   }
   // Checked on the merged values rather than the parsed result, so that it is reported with the others.
@@ -171,7 +210,9 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     );
   }
   // Notices go with the problems: "HEARTH_MQTT_PASWORD is not a setting" explains "set mqtt.password".
-  if (problems.length > 0) throw new ConfigError([...problems, ...notices.map((notice) => `note: ${notice}`)]);
+  if (problems.length > 0) {
+    throw new ConfigError([...problems, ...notices.map((notice) => `note: ${notice}`)], issues);
+  }
   const config = (result as { data: Config }).data;
   return { config, notices };
 }
