@@ -80,12 +80,20 @@ export class MqttConnection {
         cleanup();
         resolve(new MqttConnection(client));
       };
-      const onError = (error: Error & { code?: number }) => {
+      const onError = (error: Error & { code?: number | string }) => {
         // A refused CONNACK (bad credentials) will not get better by retrying with the same ones.
         if (typeof error.code === "number") {
           cleanup();
           client.end(true);
           reject(new MqttConnectError(`the MQTT broker refused the connection: ${error.message}`, error.code));
+        } else if (options.reconnect === false) {
+          // Nothing will try again: a refused socket or a bad certificate is the answer, not a timeout later.
+          cleanup();
+          client.end(true);
+          const code = typeof error.code === "string" && !error.message.includes(error.code) ? ` (${error.code})` : "";
+          reject(
+            new MqttConnectError(`cannot reach the MQTT broker at ${redactUrl(options.url)}: ${error.message}${code}`),
+          );
         }
       };
       const cleanup = () => {

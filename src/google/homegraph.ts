@@ -81,6 +81,7 @@ const ServiceAccountKeySchema = z.object({
   client_email: z.string().min(1),
   private_key: z.string().min(1),
   private_key_id: z.string().optional(),
+  project_id: z.string().optional(),
   token_uri: z.url({ protocol: /^https?$/ }).optional(),
 });
 
@@ -103,11 +104,55 @@ const HttpFailureSchema = z.object({
 });
 
 /** What a parsed key file gives: everything a session needs. */
-interface ServiceAccount {
+export interface ServiceAccount {
   email: string;
   key: string;
   keyId: string | undefined;
   tokenUrl: string;
+  /** The Google Cloud project the key belongs to, when the file names it. */
+  projectId: string | undefined;
+}
+
+/** A key file read and checked, or what is wrong with it in words that never include the key. */
+export type ServiceAccountKeyResult = { ok: true; account: ServiceAccount } | { ok: false; problem: string };
+
+/**
+ * Reads and checks a service-account key file as HomeGraph will use it: JSON, `type` service_account, a
+ * client_email, a private_key that parses as PEM, a token_uri if any. Shared with `hearth doctor`.
+ */
+export async function readServiceAccountKey(path: string): Promise<ServiceAccountKeyResult> {
+  const problem = (what: string): ServiceAccountKeyResult => ({ ok: false, problem: what });
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return problem("the file does not exist");
+    return problem(`the file cannot be read (${code ?? "unknown error"})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return problem("the file is not JSON; use the JSON key the Google Cloud console downloads for the service account");
+  }
+  const parsed = ServiceAccountKeySchema.safeParse(json);
+  if (!parsed.success) return problem(keyProblem(parsed.error.issues));
+  try {
+    createPrivateKey(parsed.data.private_key);
+  } catch {
+    return problem("its private_key is not a PEM private key");
+  }
+  return {
+    ok: true,
+    account: {
+      email: parsed.data.client_email,
+      key: parsed.data.private_key,
+      keyId: parsed.data.private_key_id,
+      tokenUrl: parsed.data.token_uri ?? GOOGLE_TOKEN_URL,
+      projectId: parsed.data.project_id,
+    },
+  };
 }
 
 type KeyState = { ok: true; account: ServiceAccount } | { ok: false; message: string; readAt: number };
@@ -274,42 +319,12 @@ export class HomeGraph {
     const path = this.config.serviceAccountKeyPath;
     const readAt = this.now();
     if (path === undefined) return { ok: false, message: NOT_CONFIGURED, readAt };
-    const problem = (what: string): KeyState => ({
-      ok: false,
-      message: `${SETTING} (${path}): ${what}; HomeGraph calls are skipped until it is fixed`,
-      readAt,
-    });
-    let text: string;
-    try {
-      text = await readFile(path, "utf8");
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === "ENOENT") return problem("the file does not exist");
-      return problem(`the file cannot be read (${code ?? "unknown error"})`);
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      return problem(
-        "the file is not JSON; use the JSON key the Google Cloud console downloads for the service account",
-      );
-    }
-    const parsed = ServiceAccountKeySchema.safeParse(json);
-    if (!parsed.success) return problem(keyProblem(parsed.error.issues));
-    try {
-      createPrivateKey(parsed.data.private_key);
-    } catch {
-      return problem("its private_key is not a PEM private key");
-    }
+    const key = await readServiceAccountKey(path);
+    if (key.ok) return key;
     return {
-      ok: true,
-      account: {
-        email: parsed.data.client_email,
-        key: parsed.data.private_key,
-        keyId: parsed.data.private_key_id,
-        tokenUrl: parsed.data.token_uri ?? GOOGLE_TOKEN_URL,
-      },
+      ok: false,
+      message: `${SETTING} (${path}): ${key.problem}; HomeGraph calls are skipped until it is fixed`,
+      readAt,
     };
   }
 
