@@ -8,6 +8,7 @@ import { backupCommand } from "./cli/backup.ts";
 import { clientCommand } from "./cli/client.ts";
 import { CliError } from "./cli/context.ts";
 import { devicesCommand } from "./cli/devices.ts";
+import { doctorCommand } from "./cli/doctor.ts";
 import { hookCommand } from "./cli/hook.ts";
 import { linksCommand } from "./cli/links.ts";
 import { nodeCommand } from "./cli/node.ts";
@@ -46,7 +47,8 @@ const program = new Command("hearth")
   .addCommand(clientCommand())
   .addCommand(hookCommand())
   .addCommand(backupCommand())
-  .addCommand(otaCommand());
+  .addCommand(otaCommand())
+  .addCommand(doctorCommand());
 
 try {
   await program.parseAsync(process.argv);
