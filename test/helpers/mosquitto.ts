@@ -58,6 +58,8 @@ export interface StartMosquittoOptions {
   topicPrefix?: string;
   /** The user with read/write access to the whole prefix. Default `hearth_bridge`. */
   bridgeUsername?: string;
+  /** A misconfigured broker that lets clients in without credentials (for tests that must notice it). */
+  allowAnonymous?: boolean;
 }
 
 const READY_TIMEOUT_MS = 5_000;
@@ -127,14 +129,15 @@ function aclFile(bridgeUsername: string, prefix: string): string {
   ].join("\n");
 }
 
-function configFile(port: number, dir: string): string {
+function configFile(port: number, dir: string, allowAnonymous = false): string {
   return [
     "per_listener_settings false",
     `listener ${port} 127.0.0.1`,
     // The client id becomes the authenticated username: a node cannot claim another node's client id and
-    // take over its session (which would fire the victim's will and show it offline).
-    "use_username_as_clientid true",
-    "allow_anonymous false",
+    // take over its session (which would fire the victim's will and show it offline). A client without a
+    // username has nothing to take its id from and is refused, so an anonymous broker goes without.
+    ...(allowAnonymous ? [] : ["use_username_as_clientid true"]),
+    `allow_anonymous ${allowAnonymous}`,
     `password_file ${join(dir, "passwd")}`,
     `acl_file ${join(dir, "acl")}`,
     "persistence false",
@@ -298,7 +301,7 @@ export async function startMosquitto(options: StartMosquittoOptions): Promise<Ru
 
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
-      await writeReadable(configPath, configFile(port, dir));
+      await writeReadable(configPath, configFile(port, dir, options.allowAnonymous));
       installExitHook();
       const child = spawn(binary, ["-c", configPath], { stdio: ["ignore", "pipe", "pipe"] });
       live.set(child, dir);
