@@ -15,6 +15,7 @@ import type { Command } from "commander";
 import { adminCommand } from "../../src/cli/admin.ts";
 import { clientCommand } from "../../src/cli/client.ts";
 import { devicesCommand } from "../../src/cli/devices.ts";
+import { doctorCommand } from "../../src/cli/doctor.ts";
 import { hookCommand } from "../../src/cli/hook.ts";
 import { linksCommand } from "../../src/cli/links.ts";
 import { nodeCommand } from "../../src/cli/node.ts";
@@ -156,6 +157,7 @@ describe("README", () => {
       hookCommand(),
       subscriptionCommand(),
       otaCommand(),
+      doctorCommand(),
     ];
     const visit = (command: Command, path: string[]) => {
       const here = [...path, command.name()];
