@@ -13,6 +13,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import type { Command } from "commander";
 import { adminCommand } from "../../src/cli/admin.ts";
+import { backupCommand } from "../../src/cli/backup.ts";
 import { clientCommand } from "../../src/cli/client.ts";
 import { devicesCommand } from "../../src/cli/devices.ts";
 import { doctorCommand } from "../../src/cli/doctor.ts";
@@ -146,6 +147,7 @@ describe("README", () => {
   test("every CLI command and option is in the CLI reference", () => {
     const roots = [
       startCommand(),
+      backupCommand(),
       nodeCommand(),
       devicesCommand(),
       sendCommand(),
