@@ -61,6 +61,14 @@ export function developmentDefaults(config: Config): DevelopmentDefault[] {
       "set HEARTH_ALEXA_FORWARDER_SECRET here and HEARTH_FORWARDER_SECRET on the Lambda",
     );
   }
+  // Behind a proxy too: one that forwards everything publishes the metrics with the rest.
+  if (config.metrics.enabled && !config.metrics.token && !LOOPBACK.test(config.http.host)) {
+    add(
+      "metrics.token",
+      `metrics.token is not set: GET /metrics answers anyone who reaches ${config.http.host}`,
+      "set HEARTH_METRICS_TOKEN (e.g. `openssl rand -hex 24`) and give Prometheus the same bearer token, or set metrics.enabled to false (docs/metrics.md)",
+    );
+  }
   if (config.logLevel === "debug" || config.logLevel === "trace") {
     add("logLevel", `logLevel is ${config.logLevel}: message payloads are logged`, "use info in production");
   }

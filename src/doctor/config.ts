@@ -16,6 +16,7 @@ const SECRET_SETTINGS: ReadonlyArray<readonly string[]> = [
   ["mqtt", "password"],
   ["alexa", "clientSecret"],
   ["alexa", "forwarderSecret"],
+  ["metrics", "token"],
 ];
 
 /** Reported by their own checks, with more context: the public URL and the Alexa forwarder's secret. */

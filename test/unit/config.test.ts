@@ -80,6 +80,7 @@ describe("defaults", () => {
       },
       webhooks: { allowPrivateDestinations: false, requestsPerMinute: 60, deliveryTimeoutMs: 15_000 },
       ota: { maxImageBytes: 4 * 1024 * 1024, jobTimeoutSeconds: 600 },
+      metrics: { enabled: true },
       scenes: [],
       devices: {},
     });
@@ -454,6 +455,7 @@ describe("developmentDefaultWarnings", () => {
     HEARTH_PUBLIC_URL: "https://hearth.example.net",
     HEARTH_HTTP_HOST: "127.0.0.1",
     HEARTH_ALEXA_FORWARDER_SECRET: "a-long-random-forwarder-secret",
+    HEARTH_METRICS_TOKEN: "a-long-random-metrics-token",
     ...externalBroker,
   };
 
@@ -468,6 +470,7 @@ describe("developmentDefaultWarnings", () => {
       HEARTH_HTTP_TRUST_PROXY: "true",
       HEARTH_MQTT_HOST: "localhost",
       HEARTH_ALEXA_FORWARDER_SECRET: "a-long-random-forwarder-secret",
+      HEARTH_METRICS_TOKEN: "a-long-random-metrics-token",
     });
     assert.deepEqual(developmentDefaultWarnings(config), []);
   });
@@ -532,7 +535,34 @@ describe("developmentDefaultWarnings", () => {
       HEARTH_MQTT_HOST: "0.0.0.0",
       HEARTH_LOG_LEVEL: "debug",
     });
-    assert.equal(developmentDefaultWarnings(config).length, 5);
+    assert.equal(developmentDefaultWarnings(config).length, 6);
+  });
+
+  test("metrics open to the network are warned about: beyond loopback without metrics.token, proxy or not", () => {
+    const { HEARTH_METRICS_TOKEN: _, ...open } = hardened;
+    for (const proxied of ["true", "false"]) {
+      const warnings = developmentDefaultWarnings(
+        configWith({ ...open, HEARTH_HTTP_HOST: "0.0.0.0", HEARTH_HTTP_TRUST_PROXY: proxied }),
+      ).filter((warning) => warning.startsWith("metrics.token"));
+      assert.equal(warnings.length, 1, proxied);
+      assert.match(
+        warnings[0] as string,
+        /GET \/metrics answers anyone who reaches 0\.0\.0\.0; set HEARTH_METRICS_TOKEN/,
+      );
+    }
+    assert.deepEqual(developmentDefaultWarnings(configWith(open)), [], "on loopback");
+    assert.deepEqual(
+      developmentDefaultWarnings(
+        configWith({
+          ...open,
+          HEARTH_HTTP_HOST: "0.0.0.0",
+          HEARTH_HTTP_TRUST_PROXY: "true",
+          HEARTH_METRICS_ENABLED: "false",
+        }),
+      ),
+      [],
+      "metrics off",
+    );
   });
 
   test("a public bridge without the Alexa forwarder's secret is warned about", () => {
