@@ -6,8 +6,9 @@
  * included) behind the forwarder's secret, Google's fulfillment with a PIN and HomeGraph with a service
  * account key, signed, GitHub-signed and token hooks, outbound deliveries (one failing) to URLs with a
  * token, node passwords and MQTT logins (a wrong password, and one typed into the user name field), a claim
- * token and the password it buys, a firmware download URL, and the bridge's own broker password. Every
- * secret the test made or received is collected, and none may appear anywhere in the log text.
+ * token and the password it buys, a firmware download URL, the metrics token, and the bridge's own broker
+ * password. Every secret the test made or received is collected, and none may appear anywhere in the log
+ * text (nor in what /metrics serves).
  *
  * Also: the request log writes paths without query strings and without a download's token; the list
  * commands' `--json` output holds no secret; and `logLevel` (HEARTH_LOG_LEVEL) decides what `hearth start`
@@ -147,6 +148,7 @@ for (const kind of BROKER_KINDS) {
     let sim: SimNode;
     let adminToken: string;
     let forwarderSecret: string;
+    let metricsToken: string;
     const NODE = `redact-${kind === "embedded" ? "e" : "m"}-1`;
     const LIGHT = `${NODE}.light`;
 
@@ -169,6 +171,8 @@ for (const kind of BROKER_KINDS) {
       receiver = cleanup.add(await Receiver.start(), (r) => r.stop());
       forwarderSecret = generateSecret();
       secrets.add("alexa.forwarderSecret", forwarderSecret);
+      metricsToken = generateSecret();
+      secrets.add("metrics.token", metricsToken);
       bridge = cleanup.add(
         await TestBridge.start(kind, {
           brokerAccounts: true,
@@ -184,6 +188,7 @@ for (const kind of BROKER_KINDS) {
             "google.homegraphUrl": google.homegraphUrl,
             "google.reportStateDelayMs": 50,
             "webhooks.allowPrivateDestinations": true,
+            "metrics.token": metricsToken,
           },
         }),
         (b) => b.stop(),
@@ -497,6 +502,18 @@ for (const kind of BROKER_KINDS) {
         3000,
         "the update's log line",
       );
+    });
+
+    test("metrics: a scrape with the token, and one with a wrong token", async () => {
+      const scrape = (token: string) =>
+        fetch(`${bridge.httpUrl}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+      const wrong = generateSecret();
+      secrets.add("a wrong metrics token", wrong);
+      assert.equal((await scrape(wrong)).status, 401);
+      const answer = await scrape(metricsToken);
+      assert.equal(answer.status, 200);
+      // What Prometheus keeps holds no secret either.
+      assert.deepEqual(secrets.foundIn(await answer.text()), [], "secrets in /metrics");
     });
 
     test("none of the secrets appears anywhere in the log", () => {
