@@ -18,7 +18,7 @@
  */
 import { execFile, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import http from "node:http";
 import { homedir, tmpdir } from "node:os";
@@ -310,7 +310,7 @@ async function measureAll(options: Options, network: string): Promise<number> {
   const started: Partial<Record<SystemName, StartedSystem>> = {};
   const results: PhaseResult[] = [];
   let mosquitto: RunningMosquitto | undefined;
-  let profile: ProfileSummary | undefined;
+  const profiles: Partial<Record<Kind, ProfileSummary>> = {};
   let failed = false;
   try {
     const passwords = Object.fromEntries(
@@ -330,7 +330,7 @@ async function measureAll(options: Options, network: string): Promise<number> {
     await extendAcl(mosquitto);
     // A reload makes mosquitto read the extended ACL; re-adding an account is how the helper reloads.
     await mosquitto.addUser({ username: ACCOUNTS.observer.username, password: passwords.observer });
-    const ctx: RunContext = { dir: runDir, mosquitto, passwords, starts: options.starts, profileDir };
+    const ctx: RunContext = { dir: runDir, mosquitto, passwords, starts: options.starts };
 
     say("starting hearth …");
     started.hearth = await startHearth(build, options.devices, ctx);
@@ -359,7 +359,10 @@ async function measureAll(options: Options, network: string): Promise<number> {
     const systems = (["hearth", "peer", "floor"] as const).flatMap((name) =>
       started[name] ? [started[name].target] : [],
     );
+    const hearth = started.hearth.target;
     for (const kind of options.kinds) {
+      // A profile of each kind of request on its own, over its levels, without the set-up around them.
+      const profiling = profileDir !== undefined && (await hearth.server.startProfile());
       for (const c of options.levels) {
         const agents = systems.map(() => new http.Agent({ keepAlive: true, maxSockets: c }));
         try {
@@ -409,17 +412,16 @@ async function measureAll(options: Options, network: string): Promise<number> {
           for (const agent of agents) agent.destroy();
         }
       }
+      const profileFile = join(profileDir ?? runDir, `hearth-${kind}.cpuprofile`);
+      if (profiling && (await hearth.server.stopProfile(profileFile))) {
+        profiles[kind] = summariseProfile(profileFile, build.dir);
+      }
     }
   } catch (error) {
     failed = true;
     say(`\ncompare failed: ${(error as Error).message}`);
   }
   await stopAll();
-  if (profileDir && !failed) {
-    const files = readdirSync(profileDir).filter((f) => f.endsWith(".cpuprofile"));
-    const newest = files.sort().at(-1);
-    if (newest) profile = summariseProfile(join(profileDir, newest), build.dir);
-  }
   const uptimeEnd = await uptimeLine();
   if (failed) {
     say(`logs of the run: ${runDir}`);
@@ -449,7 +451,7 @@ async function measureAll(options: Options, network: string): Promise<number> {
     results,
     ratios: ratioRows,
     targets: targetRows,
-    profile: profile ?? null,
+    profiles,
   };
   await mkdir(RESULTS_DIR, { recursive: true });
   const stamp = json.finishedAt.replace(/[:.]/g, "-");
@@ -484,7 +486,9 @@ async function measureAll(options: Options, network: string): Promise<number> {
       "",
       targetTable(targetRows),
     ];
-    if (profile) lines.push("", profileTables(profile));
+    for (const [kind, summary] of Object.entries(profiles)) {
+      lines.push("", profileTables(`Hearth's CPU profile of ${KIND_LABELS[kind as Kind]}, all levels`, summary));
+    }
     lines.push("", `results written to ${relative(process.cwd(), file)}`);
     if (chartFile) lines.push(`chart written to ${relative(process.cwd(), chartFile)}`);
     process.stdout.write(`${lines.join("\n")}\n`);

@@ -4,7 +4,12 @@
 // loop was busy). Plain JavaScript because the servers run on plain `node`.
 //
 // It talks over the IPC channel the benchmark opened: `{ probe: "reset" }` starts a new window,
-// `{ probe: "read" }` answers with the window's figures, in milliseconds.
+// `{ probe: "read" }` answers with the window's figures, in milliseconds; `{ probe: "memory" }` with
+// process.memoryUsage(), to tell the JavaScript heap from native memory. `{ probe: "profile-start" }` and
+// `{ probe: "profile-stop", file }` take a V8 CPU profile (the one --cpu-prof takes, at its 1 ms interval) of
+// just the measured requests, not of the start-up and set-up around them, and write it to `file`.
+import { writeFileSync } from "node:fs";
+import { Session } from "node:inspector";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 
 if (process.send) {
@@ -12,6 +17,11 @@ if (process.send) {
   histogram.enable();
   let utilisation = performance.eventLoopUtilization();
   const ms = (ns) => Math.round(ns / 1e4) / 100;
+  let session;
+  const post = (method, params) =>
+    new Promise((resolve, reject) =>
+      session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))),
+    );
   process.on("message", (message) => {
     if (message?.probe === "reset") {
       histogram.reset();
@@ -29,6 +39,25 @@ if (process.send) {
         },
         elu: Math.round(elu * 1000) / 1000,
       });
+    } else if (message?.probe === "memory") {
+      process.send?.({ probe: "memory", memory: process.memoryUsage() });
+    } else if (message?.probe === "profile-start") {
+      session ??= new Session();
+      session.connect();
+      post("Profiler.enable")
+        .then(() => post("Profiler.setSamplingInterval", { interval: 1000 }))
+        .then(() => post("Profiler.start"))
+        .then(() => process.send?.({ probe: "profile-start" }))
+        // No answer: the benchmark's wait runs out and it goes on without a profile.
+        .catch(() => undefined);
+    } else if (message?.probe === "profile-stop") {
+      post("Profiler.stop")
+        .then(({ profile }) => {
+          writeFileSync(message.file, JSON.stringify(profile));
+          session.disconnect();
+          process.send?.({ probe: "profile-stop" });
+        })
+        .catch(() => undefined);
     }
   });
   // The channel must not keep a server alive that was asked to stop.

@@ -118,22 +118,45 @@ export class Child {
   }
 
   /** One reading of the loop probe over the IPC channel (undefined without one). */
-  probe(kind: "reset" | "read", timeoutMs = 5_000): Promise<LoopReading | undefined> {
+  async probe(kind: "reset" | "read", timeoutMs = 5_000): Promise<LoopReading | undefined> {
+    const answer = await this.ask({ probe: kind }, timeoutMs);
+    return kind === "read" && answer ? { lag: answer.lag as LoopReading["lag"], elu: answer.elu as number } : undefined;
+  }
+
+  /** process.memoryUsage() inside the process, through the probe. */
+  async memory(): Promise<NodeJS.MemoryUsage | undefined> {
+    return (await this.ask({ probe: "memory" }, 5_000))?.memory as NodeJS.MemoryUsage | undefined;
+  }
+
+  /** Starts a CPU profile inside the process, through the probe. */
+  async startProfile(): Promise<boolean> {
+    return (await this.ask({ probe: "profile-start" }, 10_000)) !== undefined;
+  }
+
+  /** Stops it and has it written to `file`. */
+  async stopProfile(file: string): Promise<boolean> {
+    return (await this.ask({ probe: "profile-stop", file }, 60_000)) !== undefined;
+  }
+
+  /** Sends a message to the probe; resolves with its answer of the same kind, or undefined. */
+  private ask(
+    message: { probe: string; file?: string },
+    timeoutMs: number,
+  ): Promise<Record<string, unknown> | undefined> {
     const child = this.child;
     if (!child.connected) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       const timer = setTimeout(() => finish(undefined), timeoutMs);
-      const onMessage = (message: { probe?: string } & Partial<LoopReading>) => {
-        if (message?.probe !== kind) return;
-        finish(kind === "read" ? { lag: message.lag as LoopReading["lag"], elu: message.elu as number } : undefined);
+      const onMessage = (answer: Record<string, unknown>) => {
+        if (answer?.probe === message.probe) finish(answer);
       };
-      const finish = (reading: LoopReading | undefined) => {
+      const finish = (answer: Record<string, unknown> | undefined) => {
         clearTimeout(timer);
         child.off("message", onMessage);
-        resolve(reading);
+        resolve(answer);
       };
       child.on("message", onMessage);
-      child.send({ probe: kind });
+      child.send(message);
     });
   }
 

@@ -120,6 +120,7 @@ export function startupTable(
       s.readyMs.join(", "),
       fixed(s.idleRssEmptyMiB, 1),
       fixed(s.idleRssMiB, 1),
+      fixed(s.memory?.heapUsedMiB, 1),
       peak > 0 ? peak.toFixed(1) : "-",
       s.linkMs === undefined ? "-" : String(s.linkMs),
     ];
@@ -131,6 +132,7 @@ export function startupTable(
       "each start ms",
       "idle RSS MiB, empty",
       `idle RSS MiB, ${devices} dev`,
+      "idle heap MiB",
       "peak RSS MiB",
       "link ms",
     ],
@@ -238,12 +240,15 @@ export interface ProfileSummary {
   top: ProfileEntry[];
   /** Self time by where the code lives: Hearth's own files, each package, Node's internals, GC. */
   byOrigin: Array<{ origin: string; selfMs: number; selfPercent: number }>;
+  /** Hearth's own functions by total time, callees included: where on the request path the time is spent. */
+  inclusive: ProfileEntry[];
 }
 
 interface CpuProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   hitCount?: number;
+  children?: number[];
 }
 
 /** Top self-time functions of a V8 .cpuprofile, by summed samples. */
@@ -300,21 +305,80 @@ export function summariseProfile(file: string, buildDir: string, topN = 25): Pro
     .sort((a, b) => b[1] - a[1])
     .slice(0, topN)
     .map(([origin, ms]) => ({ origin, selfMs: round(ms, 1), selfPercent: round((ms / totalMs) * 100, 1) }));
-  return { file, totalMs: round(totalMs, 1), top, byOrigin };
+  // Total time per node (itself and everything it called), then per function of Hearth's, counting a
+  // function only where it is not already on the stack above (recursion would count twice).
+  const totals = new Map<number, number>();
+  const totalOf = (root: number) => {
+    const order: number[] = [];
+    const stack = [root];
+    while (stack.length > 0) {
+      const id = stack.pop() as number;
+      order.push(id);
+      for (const child of byId.get(id)?.children ?? []) stack.push(child);
+    }
+    for (const id of order.reverse()) {
+      const children = byId.get(id)?.children ?? [];
+      totals.set(id, (selfUs.get(id) ?? 0) + children.reduce((sum, c) => sum + (totals.get(c) ?? 0), 0));
+    }
+  };
+  const root = profile.nodes[0]?.id;
+  const inclusiveUs = new Map<string, ProfileEntry>();
+  if (root !== undefined) {
+    totalOf(root);
+    const active = new Map<string, number>();
+    const walk: Array<{ id: number; leaving: boolean }> = [{ id: root, leaving: false }];
+    while (walk.length > 0) {
+      const { id, leaving } = walk.pop() as { id: number; leaving: boolean };
+      const node = byId.get(id);
+      if (!node) continue;
+      const where = node.callFrame.url ? `${place(node.callFrame.url)}:${node.callFrame.lineNumber + 1}` : "";
+      const key = `${node.callFrame.functionName || "(anonymous)"} ${where}`;
+      const own = where.startsWith("dist/");
+      if (leaving) {
+        if (own) active.set(key, (active.get(key) ?? 1) - 1);
+        continue;
+      }
+      if (own) {
+        if (!active.get(key)) {
+          const entry = inclusiveUs.get(key) ?? {
+            function: node.callFrame.functionName || "(anonymous)",
+            where,
+            selfMs: 0,
+            selfPercent: 0,
+          };
+          entry.selfMs += (totals.get(id) ?? 0) / 1000;
+          inclusiveUs.set(key, entry);
+        }
+        active.set(key, (active.get(key) ?? 0) + 1);
+      }
+      walk.push({ id, leaving: true });
+      for (const child of node.children ?? []) walk.push({ id: child, leaving: false });
+    }
+  }
+  const inclusive = [...inclusiveUs.values()]
+    .sort((a, b) => b.selfMs - a.selfMs)
+    .slice(0, topN)
+    .map((e) => ({ ...e, selfMs: round(e.selfMs, 1), selfPercent: round((e.selfMs / totalMs) * 100, 1) }));
+  return { file, totalMs: round(totalMs, 1), top, byOrigin, inclusive };
 }
 
-export function profileTables(summary: ProfileSummary): string {
+export function profileTables(title: string, summary: ProfileSummary, rows = 15): string {
   return [
-    `CPU profile of Hearth (${summary.file}): ${summary.totalMs.toFixed(0)} ms on CPU, idle left out`,
+    `${title}: ${summary.totalMs.toFixed(0)} ms on CPU, idle left out (${summary.file})`,
     "",
     table(
       ["self %", "self ms", "function", "where"],
-      summary.top.map((e) => [e.selfPercent.toFixed(1), e.selfMs.toFixed(0), e.function, e.where]),
+      summary.top.slice(0, rows).map((e) => [e.selfPercent.toFixed(1), e.selfMs.toFixed(0), e.function, e.where]),
     ),
     "",
     table(
       ["self %", "self ms", "origin"],
-      summary.byOrigin.map((o) => [o.selfPercent.toFixed(1), o.selfMs.toFixed(0), o.origin]),
+      summary.byOrigin.slice(0, rows).map((o) => [o.selfPercent.toFixed(1), o.selfMs.toFixed(0), o.origin]),
+    ),
+    "",
+    table(
+      ["total %", "total ms", "Hearth's function, callees included", "where"],
+      summary.inclusive.slice(0, rows).map((e) => [e.selfPercent.toFixed(1), e.selfMs.toFixed(0), e.function, e.where]),
     ),
   ].join("\n");
 }

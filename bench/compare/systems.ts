@@ -13,7 +13,7 @@
  */
 import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { appendFile, copyFile, mkdir, rename, rm, symlink, writeFile } from "node:fs/promises";
 import http from "node:http";
 import { dirname, join, relative } from "node:path";
@@ -36,6 +36,8 @@ export const REPO = join(HERE, "..", "..");
 const PROBE = pathToFileURL(join(HERE, "loop-probe.mjs")).href;
 const READY_TIMEOUT_MS = 60_000;
 const ONLINE_TIMEOUT_MS = 60_000;
+/** How long a restarted Hearth gets to see every device online from the broker's retained messages. */
+const RESTART_ONLINE_MS = 15_000;
 /** Lights per simulated node: a realistic LED controller, and its config (about 390 bytes a light) inside 4 KB. */
 export const LIGHTS_PER_NODE = 10;
 /** The Google project id both systems are linked for. */
@@ -61,8 +63,6 @@ export interface RunContext {
   passwords: Record<AccountName | "bridge", string>;
   /** Starts of each server for its start-to-ready time (the last one stays up). */
   starts: number;
-  /** Where Hearth writes its CPU profile, when asked to. */
-  profileDir: string | undefined;
 }
 
 /** What a system's start-up cost, in ms and MiB. */
@@ -77,6 +77,20 @@ export interface Startup {
   idleRssEmptyMiB?: number;
   /** Link through the OAuth pages and the token endpoint. */
   linkMs?: number;
+  /** process.memoryUsage() of the idle server with every device online, in MiB: heap against native. */
+  memory?: { rssMiB: number; heapTotalMiB: number; heapUsedMiB: number; externalMiB: number; arrayBuffersMiB: number };
+}
+
+async function memoryOf(child: Child): Promise<Startup["memory"]> {
+  const usage = await child.memory();
+  if (!usage) return undefined;
+  return {
+    rssMiB: mib(usage.rss),
+    heapTotalMiB: mib(usage.heapTotal),
+    heapUsedMiB: mib(usage.heapUsed),
+    externalMiB: mib(usage.external),
+    arrayBuffersMiB: mib(usage.arrayBuffers),
+  };
 }
 
 export interface StartedSystem {
@@ -157,7 +171,19 @@ export async function buildHearth(cacheDir: string): Promise<HearthBuild> {
   await symlink(join(REPO, "node_modules"), join(building, "node_modules"), "dir");
   await rm(dir, { recursive: true, force: true });
   await rename(building, dir);
+  await pruneBuilds(cacheDir, KEPT_BUILDS);
   return { dir, main, key, reused: false };
+}
+
+/** Builds kept in the cache: every change to src/ makes a new one. */
+const KEPT_BUILDS = 3;
+
+async function pruneBuilds(cacheDir: string, keep: number): Promise<void> {
+  const builds = readdirSync(cacheDir)
+    .filter((name) => /^hearth-[0-9a-f]{16}$/.test(name))
+    .map((name) => ({ path: join(cacheDir, name), mtime: statSync(join(cacheDir, name)).mtimeMs }))
+    .sort((a, b) => b.mtime - a.mtime);
+  for (const old of builds.slice(keep)) await rm(old.path, { recursive: true, force: true });
 }
 
 function hearthEnv(dataDir: string, httpPort: number, ctx: RunContext): NodeJS.ProcessEnv {
@@ -219,13 +245,7 @@ export async function startHearth(build: HearthBuild, devices: number, ctx: RunC
   const adminToken = (JSON.parse(await cli(build, env, ["admin", "token", "--json"])) as { token: string }).token;
 
   const logFile = join(ctx.dir, "hearth.log");
-  const nodeArgs = [
-    "--import",
-    PROBE,
-    ...(ctx.profileDir ? ["--cpu-prof", "--cpu-prof-dir", ctx.profileDir] : []),
-    build.main,
-    "start",
-  ];
+  const nodeArgs = ["--import", PROBE, build.main, "start"];
   const startup: Startup = { readyMs: [], bannerMs: [], idleRssMiB: 0 };
   let server: Child | undefined;
   let simulated: Child | undefined;
@@ -269,15 +289,18 @@ export async function startHearth(build: HearthBuild, devices: number, ctx: RunC
     }
     const credentialsFile = join(ctx.dir, "hearth-nodes.json");
     await writeFile(credentialsFile, JSON.stringify(credentials), { mode: 0o600 });
-    simulated = Child.spawn(
-      "hearth's simulated nodes",
-      process.execPath,
-      ["--import", "tsx", join(HERE, "devices.ts"), "--url", ctx.mosquitto.url, "--credentials", credentialsFile],
-      { cwd: REPO, logFile: join(ctx.dir, "hearth-devices.log") },
-    );
-    await simulated.waitForLine(/^ready \d+/, ONLINE_TIMEOUT_MS);
-    const allOnline = async () => {
-      const deadline = Date.now() + ONLINE_TIMEOUT_MS;
+    const startDevices = async () => {
+      simulated = Child.spawn(
+        "hearth's simulated nodes",
+        process.execPath,
+        ["--import", "tsx", join(HERE, "devices.ts"), "--url", ctx.mosquitto.url, "--credentials", credentialsFile],
+        { cwd: REPO, logFile: join(ctx.dir, "hearth-devices.log") },
+      );
+      await simulated.waitForLine(/^ready \d+/, ONLINE_TIMEOUT_MS);
+    };
+    /** Waits until every device is online; resolves with how many were, when time ran out first. */
+    const online = async (timeoutMs: number) => {
+      const deadline = Date.now() + timeoutMs;
       for (;;) {
         const list = jsonOf<Array<{ online: boolean }>>(
           await httpRequest(agent, base, {
@@ -286,24 +309,38 @@ export async function startHearth(build: HearthBuild, devices: number, ctx: RunC
             headers: { authorization: `Bearer ${adminToken}` },
           }),
         );
-        if (list.length === devices && list.every((d) => d.online)) return;
-        if (Date.now() > deadline) {
-          throw new Error(`${list.filter((d) => d.online).length} of ${devices} devices online in Hearth`);
-        }
+        const count = list.filter((d) => d.online).length;
+        if (count === devices || Date.now() > deadline) return count;
         await sleep(100);
       }
     };
+    const allOnline = async () => {
+      const count = await online(ONLINE_TIMEOUT_MS);
+      if (count < devices) throw new Error(`${count} of ${devices} devices online in Hearth`);
+    };
+    await startDevices();
     await allOnline();
 
     // Restarts with the whole house in the database and its nodes on the broker: the start a user waits for.
+    const afterRestart: number[] = [];
     for (let i = 1; i < ctx.starts; i++) {
       await child.stop();
       child = await launch();
-      await allOnline();
+      // Hearth learns who is online from the nodes' retained messages. When some never arrive (mosquitto
+      // holds at most max_queued_messages, 1000 by default, for a subscriber), the nodes reconnect, as they
+      // would after a power cut, and announce themselves again.
+      const count = await online(RESTART_ONLINE_MS);
+      afterRestart.push(count);
+      if (count < devices) {
+        await simulated?.stop();
+        await startDevices();
+        await allOnline();
+      }
     }
     agent.destroy();
     await sleep(3_000);
     startup.idleRssMiB = mib(await idleRss(child.pid));
+    startup.memory = await memoryOf(child);
 
     const linkStarted = performance.now();
     const link = await linkThroughPages(
@@ -323,14 +360,15 @@ export async function startHearth(build: HearthBuild, devices: number, ctx: RunC
       lights: [],
       brightnessTurnsOn: true,
       server: child,
-      helpers: [simulated],
+      helpers: simulated ? [simulated] : [],
     };
     const syncAgent = new http.Agent({ keepAlive: false });
     const listed = await sync(syncAgent, target);
     syncAgent.destroy();
     if (listed.length !== devices) throw new Error(`Hearth's SYNC listed ${listed.length} of ${devices} devices`);
     target.lights = interleaved(listed);
-    return { target, startup, stop, facts: { build: build.dir, buildReused: build.reused, nodes, logFile } };
+    const facts = { build: build.dir, buildReused: build.reused, nodes, onlineAfterRestart: afterRestart, logFile };
+    return { target, startup, stop, facts };
   } catch (error) {
     await stop();
     throw error;
@@ -574,6 +612,7 @@ export async function startPeer(
     target.lights = interleaved(listed.map(({ id }) => ({ id })));
     await sleep(3_000);
     startup.idleRssMiB = mib(await idleRss(child.pid));
+    startup.memory = await memoryOf(child);
     return { target, startup, stop, facts: { install: install.dir, versions: install.versions, acksIn, logFile } };
   } catch (error) {
     await stop();
@@ -737,6 +776,7 @@ export async function startFloor(lights: number, ctx: RunContext, responder: Chi
     }
     await sleep(3_000);
     startup.idleRssMiB = mib(await idleRss(child.pid));
+    startup.memory = await memoryOf(child);
     const target: Target = {
       system: "floor",
       base,
