@@ -35,6 +35,7 @@ import {
   type PhaseResult,
   runBlock,
   summarise,
+  type Target,
   workersFor,
 } from "./compare/load.ts";
 import { type Child, loadAverage } from "./compare/procs.ts";
@@ -97,7 +98,8 @@ Options (each also readable from the environment variable shown):
   --skip-peer          leave the peer out (no install, no Node-RED)
   --skip-floor         leave the floor out
   --peer-acks-in       also feed the devices' acknowledgements back into Node-RED (an \`mqtt in\` node, QoS 1)
-  --profile            run Hearth with --cpu-prof and print its top self-time functions
+  --profile            take a V8 CPU profile of Hearth for each request kind (its measured requests only)
+                       and print the top functions by self time, by package and, for Hearth's own, by total
   --chart              also write an SVG chart of req/s next to the JSON
   --json-only          print the results JSON on stdout instead of the tables
   --no-netns           stay in this network namespace (the default, as root, is a new one with only lo)
@@ -287,6 +289,47 @@ async function main(): Promise<number> {
   return measureAll(options, network);
 }
 
+/**
+ * One kind of request at one concurrency level: every system warms up, then their measured blocks take turns
+ * (Hearth, peer, floor, Hearth…), so that whatever else the machine runs meanwhile hits all of them alike.
+ */
+async function measurePhase(
+  systems: readonly Target[],
+  kind: Kind,
+  c: number,
+  options: Options,
+): Promise<PhaseResult[]> {
+  // Each system its own keep-alive agent with c sockets, as Google would hold connections to each.
+  const contenders = systems.map((target) => ({
+    target,
+    agent: new http.Agent({ keepAlive: true, maxSockets: c }),
+    workers: workersFor(target, c),
+    blocks: [] as BlockOutcome[],
+  }));
+  try {
+    for (const { target, agent, workers } of contenders) {
+      if (options.warmup[kind] === 0) continue;
+      const warm = await runBlock(agent, target, kind, workers, options.warmup[kind], options.phaseTimeoutMs);
+      if (warm.errors > 0) {
+        throw new Error(
+          `${target.system} ${kind} c=${c}: ${warm.errors} warm-up requests failed, first: ${warm.errorSamples[0]}`,
+        );
+      }
+    }
+    const total = options.requests[kind];
+    for (let turn = 0; turn < options.rounds; turn++) {
+      const size = Math.floor(((turn + 1) * total) / options.rounds) - Math.floor((turn * total) / options.rounds);
+      for (const contender of contenders) {
+        const { target, agent, workers } = contender;
+        contender.blocks.push(await runBlock(agent, target, kind, workers, size, options.phaseTimeoutMs));
+      }
+    }
+    return contenders.map(({ target, blocks }) => summarise(target.system, kind, c, blocks));
+  } finally {
+    for (const { agent } of contenders) agent.destroy();
+  }
+}
+
 async function measureAll(options: Options, network: string): Promise<number> {
   const build = await buildHearth(options.cacheDir);
   const peerInstall = options.skipPeer ? undefined : await installPeer(options.cacheDir);
@@ -364,52 +407,12 @@ async function measureAll(options: Options, network: string): Promise<number> {
       // A profile of each kind of request on its own, over its levels, without the set-up around them.
       const profiling = profileDir !== undefined && (await hearth.server.startProfile());
       for (const c of options.levels) {
-        const agents = systems.map(() => new http.Agent({ keepAlive: true, maxSockets: c }));
-        try {
-          const workers = systems.map((target) => workersFor(target, c));
-          for (const [i, target] of systems.entries()) {
-            if (options.warmup[kind] === 0) continue;
-            const warm = await runBlock(
-              agents[i] as http.Agent,
-              target,
-              kind,
-              workers[i] as ReturnType<typeof workersFor>,
-              options.warmup[kind],
-              options.phaseTimeoutMs,
-            );
-            if (warm.errors > 0)
-              throw new Error(
-                `${target.system} ${kind} c=${c}: ${warm.errors} warm-up requests failed, first: ${warm.errorSamples[0]}`,
-              );
-          }
-          const blocks: BlockOutcome[][] = systems.map(() => []);
-          const total = options.requests[kind];
-          for (let turn = 0; turn < options.rounds; turn++) {
-            const size =
-              Math.floor(((turn + 1) * total) / options.rounds) - Math.floor((turn * total) / options.rounds);
-            for (const [i, target] of systems.entries()) {
-              (blocks[i] as BlockOutcome[]).push(
-                await runBlock(
-                  agents[i] as http.Agent,
-                  target,
-                  kind,
-                  workers[i] as ReturnType<typeof workersFor>,
-                  size,
-                  options.phaseTimeoutMs,
-                ),
-              );
-            }
-          }
-          for (const [i, target] of systems.entries()) {
-            const result = summarise(target.system, kind, c, blocks[i] as BlockOutcome[]);
-            results.push(result);
-            say(
-              `  ${KIND_LABELS[kind]} c=${c} ${target.system}: ${result.reqPerSec} req/s, p50 ${result.p50Ms} ms, ` +
-                `p99 ${result.p99Ms} ms, errors ${result.errors}`,
-            );
-          }
-        } finally {
-          for (const agent of agents) agent.destroy();
+        for (const result of await measurePhase(systems, kind, c, options)) {
+          results.push(result);
+          say(
+            `  ${KIND_LABELS[kind]} c=${c} ${result.system}: ${result.reqPerSec} req/s, p50 ${result.p50Ms} ms, ` +
+              `p99 ${result.p99Ms} ms, errors ${result.errors}`,
+          );
         }
       }
       const profileFile = join(profileDir ?? runDir, `hearth-${kind}.cpuprofile`);
