@@ -334,8 +334,9 @@ async function measureAll(options: Options, network: string): Promise<number> {
   const build = await buildHearth(options.cacheDir);
   const peerInstall = options.skipPeer ? undefined : await installPeer(options.cacheDir);
   const runDir = mkdtempSync(join(tmpdir(), "hearth-compare-"));
-  const profileDir = options.profile ? join(runDir, "profile") : undefined;
-  if (profileDir) await mkdir(profileDir);
+  // Profiles are kept beside the results (git-ignored), to be opened in Chrome's DevTools.
+  const profilePrefix = join(RESULTS_DIR, `compare-${new Date().toISOString().replace(/[:.]/g, "-")}-hearth`);
+  if (options.profile) await mkdir(RESULTS_DIR, { recursive: true });
   const uptimeStart = await uptimeLine();
   const loadStart = loadAverage();
   say(
@@ -405,7 +406,7 @@ async function measureAll(options: Options, network: string): Promise<number> {
     const hearth = started.hearth.target;
     for (const kind of options.kinds) {
       // A profile of each kind of request on its own, over its levels, without the set-up around them.
-      const profiling = profileDir !== undefined && (await hearth.server.startProfile());
+      const profiling = options.profile && (await hearth.server.startProfile());
       for (const c of options.levels) {
         for (const result of await measurePhase(systems, kind, c, options)) {
           results.push(result);
@@ -415,7 +416,7 @@ async function measureAll(options: Options, network: string): Promise<number> {
           );
         }
       }
-      const profileFile = join(profileDir ?? runDir, `hearth-${kind}.cpuprofile`);
+      const profileFile = `${profilePrefix}-${kind}.cpuprofile`;
       if (profiling && (await hearth.server.stopProfile(profileFile))) {
         profiles[kind] = summariseProfile(profileFile, build.dir);
       }

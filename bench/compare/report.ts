@@ -3,6 +3,7 @@
  * start-up and memory, the targets with whether each is met, a CPU profile's summary, and an SVG chart.
  */
 import { readFileSync } from "node:fs";
+import { relative } from "node:path";
 import { round, table } from "../common.ts";
 import { KIND_LABELS, KINDS, type Kind, type PhaseResult } from "./load.ts";
 import type { Startup } from "./systems.ts";
@@ -364,7 +365,7 @@ export function summariseProfile(file: string, buildDir: string, topN = 25): Pro
 
 export function profileTables(title: string, summary: ProfileSummary, rows = 15): string {
   return [
-    `${title}: ${summary.totalMs.toFixed(0)} ms on CPU, idle left out (${summary.file})`,
+    `${title}: ${summary.totalMs.toFixed(0)} ms on CPU, idle left out (${relative(process.cwd(), summary.file)})`,
     "",
     table(
       ["self %", "self ms", "function", "where"],
