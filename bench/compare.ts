@@ -58,6 +58,7 @@ import {
   buildHearth,
   extendAcl,
   installPeer,
+  REPO,
   type RunContext,
   type StartedSystem,
   startFloor,
@@ -245,6 +246,17 @@ function reexecInNamespace(): Promise<number> {
 
 const say = (text: string) => process.stderr.write(`${text}\n`);
 
+/** The commit measured, and how many files under src/ differ from it (the build is of the working tree). */
+async function sourceState(): Promise<{ commit: string | null; uncommittedInSrc: number | null }> {
+  try {
+    const commit = (await run("git", ["-C", REPO, "rev-parse", "--short", "HEAD"])).stdout.trim();
+    const changed = (await run("git", ["-C", REPO, "status", "--porcelain", "--", "src"])).stdout;
+    return { commit, uncommittedInSrc: changed.split("\n").filter(Boolean).length };
+  } catch {
+    return { commit: null, uncommittedInSrc: null };
+  }
+}
+
 async function uptimeLine(): Promise<string> {
   try {
     return (await run("uptime")).stdout.trim();
@@ -339,6 +351,7 @@ async function measureAll(options: Options, network: string): Promise<number> {
   if (options.profile) await mkdir(RESULTS_DIR, { recursive: true });
   const uptimeStart = await uptimeLine();
   const loadStart = loadAverage();
+  const source = await sourceState();
   say(
     `compare: ${options.devices} lights per system, c=${options.levels.join(",")}, kinds ${options.kinds.join(",")}; ${uptimeStart}`,
   );
@@ -450,6 +463,7 @@ async function measureAll(options: Options, network: string): Promise<number> {
     benchmark: "compare",
     finishedAt: new Date().toISOString(),
     machine: info,
+    hearth: { ...source, build: build.key },
     options: { ...options, cacheDir: undefined },
     systems: Object.fromEntries(Object.entries(started).map(([k, v]) => [k, { startup: v.startup, ...v.facts }])),
     results,
@@ -479,6 +493,7 @@ async function measureAll(options: Options, network: string): Promise<number> {
       `Google fulfillment: Hearth vs peer vs floor — ${info.cpus} × ${info.cpuModel}, Node ${info.node}, mosquitto ${info.mosquitto ?? "n/a"}`,
       `peer: node-red ${versions["node-red"] ?? "-"}, node-red-contrib-google-smarthome ${versions["node-red-contrib-google-smarthome"] ?? "-"}; ` +
         `${options.devices} lights each; ${options.rounds} rounds in turns; network: ${network}`,
+      `hearth: commit ${source.commit ?? "unknown"}${source.uncommittedInSrc ? `, ${source.uncommittedInSrc} files in src/ changed since` : ""}, build ${build.key}`,
       `load at start: ${uptimeStart}`,
       `load at end:   ${uptimeEnd}`,
       "",
