@@ -104,12 +104,28 @@ export interface MetricsOptions {
 
 const OWNER = "metrics";
 
+let processRegistry: Registry | undefined;
+
+/**
+ * prom-client's process and Node.js metrics (process_cpu_seconds_total, nodejs_eventloop_lag_p99_seconds…), once
+ * per process: they describe the process, whichever daemon in it is scraped, and each set starts an event-loop
+ * monitor and a GC observer that cannot be stopped, which every daemon a test starts would otherwise add.
+ */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry, eventLoopMonitoringPrecision: 10 });
+  }
+  return processRegistry;
+}
+
 /**
  * The hooks are arrow properties, so that a component can be handed `metrics.httpRequest` or the whole object
  * as the narrow observer interface it declares.
  */
 export class Metrics {
-  readonly registry = new Registry();
+  /** What `/metrics` serves: this daemon's own metrics and the process's. */
+  readonly registry: Registry;
   private readonly bus: EventBus;
 
   private readonly http: Histogram<"route" | "status_class" | "platform">;
@@ -138,10 +154,9 @@ export class Metrics {
   constructor(options: MetricsOptions) {
     this.bus = options.bus;
     const { store } = options;
-    const registers = [this.registry];
-    // Process and Node.js metrics under their usual names (process_cpu_seconds_total, nodejs_eventloop_lag_p99_seconds…),
-    // so that existing dashboards for Node.js find them. Event-loop delay is sampled every 10 ms.
-    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
+    // This daemon's own registry, never prom-client's global one: tests run several daemons in one process.
+    const own = new Registry();
+    const registers = [own];
 
     new Gauge({
       name: "hearth_build_info",
@@ -310,6 +325,9 @@ export class Metrics {
       registers,
     });
     this.zero();
+    // The process metrics keep their usual names, so that existing dashboards for Node.js find them; the same
+    // metric objects, so both registries stay live.
+    this.registry = Registry.merge([processMetrics(), own]);
   }
 
   /** Counts from the bus from now on. */
