@@ -270,7 +270,8 @@ export async function startHearth(build: HearthBuild, devices: number, ctx: RunC
     startup.idleRssEmptyMiB = mib(await idleRss(child.pid));
 
     // Nodes registered through the admin API, as a provisioning script would; mosquitto learns each account.
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    // A connection per request: Hearth is restarted below, and a kept-alive socket would then be a dead one.
+    const agent = new http.Agent({ keepAlive: false });
     const nodes = Math.ceil(devices / LIGHTS_PER_NODE);
     const credentials: Array<{ node_id: string; password: string; lights: number }> = [];
     for (let i = 0; i < nodes; i++) {
