@@ -1,6 +1,7 @@
 /**
  * Prometheus metrics (docs/metrics.md). Each daemon owns one registry — never prom-client's global one, which
- * several daemons in one test process would share. What the bus announces (command results, node availability,
+ * several daemons in one test process would share — and only the process's own figures (CPU, memory, event
+ * loop) come from one registry per process. What the bus announces (command results, node availability,
  * the MQTT link, firmware jobs) is counted from the bus; what it does not (HTTP requests, directives and intents,
  * reports to Amazon and Google, token requests, webhook deliveries) is reported through small hooks the
  * components call; and what is a count of rows (nodes, devices, pending deliveries) is read from the store when
