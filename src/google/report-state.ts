@@ -201,6 +201,8 @@ export class GoogleReportState {
    * node), so it is answered with a Request Sync; only a 404 to that marks the link broken.
    */
   private record(userId: string, outcome: HomeGraphOutcome): void {
+    // An answer that arrives after the stop is not recorded: the daemon closes the store right after.
+    if (this.stopped) return;
     const { store, log } = this.deps;
     const now = this.now();
     if (outcome.ok) {
@@ -220,6 +222,7 @@ export class GoogleReportState {
   }
 
   private recordSync(userId: string, outcome: HomeGraphOutcome): void {
+    if (this.stopped) return;
     const { store, log } = this.deps;
     if (outcome.ok || outcome.reason !== "not_found") {
       this.record(userId, outcome);
