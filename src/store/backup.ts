@@ -89,7 +89,7 @@ function checkDestination(options: BackupOptions): { file: string; folder: strin
   try {
     folderStat = statSync(folder);
   } catch (error) {
-    throw new StoreError(`cannot write the backup to ${file}: ${describe(error, folder)}`);
+    throw new StoreError(`cannot write the backup to ${file}: ${explainFsError(error, folder)}`);
   }
   if (!folderStat.isDirectory()) throw new StoreError(`cannot write the backup to ${file}: ${folder} is not a folder`);
   if (existsSync(options.dataDir) && isInside(realpathSync(folder), realpathSync(options.dataDir))) {
@@ -105,7 +105,7 @@ function checkDestination(options: BackupOptions): { file: string; folder: strin
   return { file, folder };
 }
 
-function describe(error: unknown, path: string): string {
+function explainFsError(error: unknown, path: string): string {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === "ENOENT") return `${path} does not exist`;
   if (code === "ENOTDIR") return `a part of ${path} is not a folder`;
@@ -200,7 +200,7 @@ export async function backupDatabase(options: BackupOptions): Promise<BackupResu
       closeSync(openSync(temp, "wx", 0o600));
       created = true;
     } catch (error) {
-      throw new StoreError(`cannot write the backup to ${file}: ${describe(error, folder)}`);
+      throw new StoreError(`cannot write the backup to ${file}: ${explainFsError(error, folder)}`);
     }
     const pagesPerStep = options.pagesPerStep ?? 256;
     const maxRestarts = options.maxRestarts ?? 3;
@@ -248,7 +248,7 @@ export async function backupDatabase(options: BackupOptions): Promise<BackupResu
     if (error instanceof StoreError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     throw new StoreError(
-      `the backup to ${file} failed: ${code?.startsWith("E") ? describe(error, folder) : (error as Error).message}`,
+      `the backup to ${file} failed: ${code?.startsWith("E") ? explainFsError(error, folder) : (error as Error).message}`,
     );
   } finally {
     source.close();
