@@ -835,14 +835,25 @@ export function ratiosToCore<S extends string>(results: ReadonlyArray<CommandRes
       system: other.system,
       broker: other.broker,
       concurrency: other.concurrency,
-      throughput: round(other.commandsPerSecond / core.commandsPerSecond, 2),
-      p50: round(other.p50Ms / core.p50Ms, 2),
-      p99: round(other.p99Ms / core.p99Ms, 2),
-      cpu: round(cpuPerCommand(other) / cpuPerCommand(core), 2),
-      p50DeltaMs: round(other.p50Ms - core.p50Ms, 2),
+      ...ratioFigures(other, core, 2),
     });
   }
   return out;
+}
+
+/** One result against a baseline measured in the same run: throughput, latency and CPU as ratios. */
+export function ratioFigures(
+  result: CommandResult<string>,
+  baseline: CommandResult<string>,
+  digits: number,
+): Omit<Ratio, "system" | "broker" | "concurrency"> {
+  return {
+    throughput: round(result.commandsPerSecond / baseline.commandsPerSecond, digits),
+    p50: round(result.p50Ms / baseline.p50Ms, digits),
+    p99: round(result.p99Ms / baseline.p99Ms, digits),
+    cpu: round(cpuPerCommand(result) / cpuPerCommand(baseline), digits),
+    p50DeltaMs: round(result.p50Ms - baseline.p50Ms, digits),
+  };
 }
 
 /** The ratios as a table whose first column is headed `title` (`Alexa / core`). */

@@ -28,7 +28,6 @@ import {
   COMMAND_COLUMNS,
   type CommandResult,
   commandRow,
-  cpuPerCommand,
   exitCodeOf,
   type HttpAnswer,
   httpRequest,
@@ -44,6 +43,7 @@ import {
   phaseTimeoutOption,
   postCommand,
   RssSampler,
+  ratioFigures,
   round,
   roundsOption,
   runMain,
@@ -273,14 +273,7 @@ function ratios(results: ReadonlyArray<CommandResult<SystemName>>): Ratio[] {
   for (const on of results.filter((r) => r.system === "metrics/on")) {
     const off = results.find((r) => r.system === "metrics/off" && r.concurrency === on.concurrency);
     if (!off) continue;
-    out.push({
-      concurrency: on.concurrency,
-      throughput: round(on.commandsPerSecond / off.commandsPerSecond, 3),
-      p50: round(on.p50Ms / off.p50Ms, 3),
-      p99: round(on.p99Ms / off.p99Ms, 3),
-      cpu: round(cpuPerCommand(on) / cpuPerCommand(off), 3),
-      p50DeltaMs: round(on.p50Ms - off.p50Ms, 3),
-    });
+    out.push({ concurrency: on.concurrency, ...ratioFigures(on, off, 3) });
   }
   return out;
 }
