@@ -85,6 +85,8 @@ export class Daemon {
       url: config.mqtt.url ?? (() => (this.broker as EmbeddedBroker).url),
       username: config.mqtt.url ? (config.mqtt.username as string) : BRIDGE_USERNAME,
       password: config.mqtt.url ? (config.mqtt.password as string) : bridgePassword,
+      // aedes speaks 3.1.1 only, and has no queue limit to outgrow.
+      protocolVersion: config.mqtt.url ? 5 : 4,
       topics,
       store: this.store,
       bus: this.bus,

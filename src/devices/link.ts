@@ -11,7 +11,13 @@ import type { DeviceState, EventBus } from "../bus.ts";
 import type { Logger } from "../log.ts";
 import { DeclarationError, type DeviceDefinition, filterReportedState, resolveDeclaration } from "../model/index.ts";
 import { deviceId, type Store } from "../store/index.ts";
-import { type IncomingMessage, MqttConnection, redactUrl } from "./mqtt-connection.ts";
+import {
+  type IncomingMessage,
+  MqttConnection,
+  type MqttConnectionOptions,
+  redactUrl,
+  refusedProtocolVersion,
+} from "./mqtt-connection.ts";
 import {
   type CommandPayload,
   type CommandResponse,
@@ -38,6 +44,13 @@ export interface DeviceLinkOptions {
   bus: EventBus;
   log: Logger;
   now?: () => number;
+  /**
+   * MQTT 5 (the default) first, then 3.1.1 if the broker refuses 5; or 3.1.1 only (the embedded broker
+   * speaks nothing else). Under 5 the link takes every retained message the broker replays at once, which
+   * under 3.1.1 mosquitto cuts at 1,020 (see MqttConnectionOptions.protocolVersion): with a hundred nodes
+   * of ten devices, the nodes' `status` messages, which come last, were lost at every restart.
+   */
+  protocolVersion?: 4 | 5;
 }
 
 export type CommandResponseHandler = (nodeId: string, response: CommandResponse) => void;
@@ -70,7 +83,7 @@ export class DeviceLink {
 
   async start(): Promise<void> {
     const { topics, log, bus } = this.options;
-    const connection = await MqttConnection.connect({
+    const connection = await this.connect({
       url: this.url,
       clientId: this.options.username,
       username: this.options.username,
@@ -107,6 +120,21 @@ export class DeviceLink {
     await announce();
     bus.emit("bridge.link", { connected: true, at: this.now() });
     log.info({ url: redactUrl(this.url) }, "MQTT link up");
+  }
+
+  private async connect(options: MqttConnectionOptions): Promise<MqttConnection> {
+    if ((this.options.protocolVersion ?? 5) === 4) return MqttConnection.connect({ ...options, protocolVersion: 4 });
+    try {
+      return await MqttConnection.connect({ ...options, protocolVersion: 5 });
+    } catch (error) {
+      if (!refusedProtocolVersion(error)) throw error;
+      this.options.log.warn(
+        { url: redactUrl(options.url) },
+        "the MQTT broker does not speak MQTT 5; using 3.1.1, under which a broker may drop retained messages " +
+          'past its queue limit when Hearth starts (docs/mosquitto.md, "Many nodes")',
+      );
+      return MqttConnection.connect({ ...options, protocolVersion: 4 });
+    }
   }
 
   /** Publishes a command to a node: QoS 1, never retained (a retained command would replay at boot). */

@@ -25,6 +25,13 @@ export interface MqttConnectionOptions {
   reconnect?: boolean;
   reconnectPeriodMs?: number;
   connectTimeoutMs?: number;
+  /**
+   * MQTT 3.1.1 (4, the default) or 5. With 5 the connection also says it takes up to 65,535 unacknowledged
+   * QoS 1 messages at once (Receive Maximum). Under 3.1.1 mosquitto sends a client at most 20 of them and
+   * queues 1,000 more (`max_inflight_messages`, `max_queued_messages`); it drops the rest, so a subscriber
+   * that is sent more retained messages at once than that loses some.
+   */
+  protocolVersion?: 4 | 5;
 }
 
 export interface IncomingMessage {
@@ -44,6 +51,17 @@ export class MqttConnectError extends Error {
   }
 }
 
+/** The most MQTT 5 lets a client accept unacknowledged at once. */
+const MAX_RECEIVE = 65_535;
+
+/**
+ * CONNACK codes that mean "not this protocol version": 1 from a 3.1.1-only broker (which answers an MQTT 5
+ * CONNECT in its own version), 132 (0x84) from an MQTT 5 broker.
+ */
+export function refusedProtocolVersion(error: unknown): boolean {
+  return error instanceof MqttConnectError && (error.returnCode === 1 || error.returnCode === 132);
+}
+
 function setNoDelay(client: MqttClient): void {
   const stream = client.stream as unknown as Partial<Socket> | undefined;
   stream?.setNoDelay?.(true);
@@ -56,7 +74,8 @@ export class MqttConnection {
   static connect(options: MqttConnectionOptions): Promise<MqttConnection> {
     const clientOptions: IClientOptions = {
       clientId: options.clientId,
-      protocolVersion: 4,
+      protocolVersion: options.protocolVersion ?? 4,
+      ...(options.protocolVersion === 5 ? { properties: { receiveMaximum: MAX_RECEIVE } } : {}),
       clean: true,
       keepalive: options.keepaliveSeconds ?? 30,
       reconnectPeriod: options.reconnect === false ? 0 : (options.reconnectPeriodMs ?? 1000),

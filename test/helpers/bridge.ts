@@ -109,6 +109,13 @@ export class TestBridge {
     return credentials;
   }
 
+  /** The same for many nodes, with one broker reload. */
+  async addNodes(nodeIds: readonly string[]): Promise<NodeCredentials[]> {
+    const all = nodeIds.map((nodeId) => addNode(this.daemon.store, this.config, nodeId, { rotate: true }));
+    await this.mosquitto?.addUsers(all.map((c) => ({ username: c.node_id, password: c.password })));
+    return all;
+  }
+
   /** Stops and starts the daemon on the same data dir (and, with mosquitto, the same broker). */
   async restart(): Promise<void> {
     const embeddedPort = this.daemon.broker?.port;

@@ -46,6 +46,8 @@ export interface RunningMosquitto {
    * reloaded and accepts the new credentials.
    */
   addUser(user: MosquittoUser): Promise<void>;
+  /** The same for many users with one reload. */
+  addUsers(users: readonly MosquittoUser[]): Promise<void>;
   /** SIGTERM, SIGKILL after 3 s, then removes the temp dir. Safe to call more than once. */
   stop(): Promise<void>;
   /** Everything the broker logged so far. */
@@ -332,13 +334,14 @@ function running(
   // "Reloading config." line that follows its own signal.
   let reloads: Promise<void> = Promise.resolve();
 
-  const reload = async (user: MosquittoUser): Promise<void> => {
+  const reload = async (added: readonly MosquittoUser[]): Promise<void> => {
     if (stopping !== undefined || broker.exited !== undefined) {
       throw withLogs("the test broker is not running", broker.logs());
     }
-    const updated = new Map(users).set(user.username, user.password);
+    const updated = new Map(users);
+    for (const user of added) updated.set(user.username, user.password);
     await writeReadable(passwdPath, passwordFile(updated));
-    users.set(user.username, user.password);
+    for (const user of added) users.set(user.username, user.password);
     const deadline = Date.now() + RELOAD_TIMEOUT_MS;
     const logOffset = broker.logs().length;
     broker.child.kill("SIGHUP");
@@ -350,7 +353,9 @@ function running(
     // The broker reloads in one step of its single-threaded loop after logging the line, so a login that
     // reaches it now sees the new file; the probe confirms it rather than trusting the log.
     try {
-      await waitForLogin(url, user, deadline);
+      // One file, one reload: when the last user can log in, all of them can.
+      const last = added.at(-1);
+      if (last) await waitForLogin(url, last, deadline);
     } catch (error) {
       throw withLogs((error as Error).message, broker.logs());
     }
@@ -363,7 +368,10 @@ function running(
     pid: broker.child.pid as number,
     passwordFile: passwdPath,
     addUser(user) {
-      const next = reloads.then(() => reload(user));
+      return this.addUsers([user]);
+    },
+    addUsers(added) {
+      const next = reloads.then(() => reload(added));
       reloads = next.catch(() => {});
       return next;
     },
