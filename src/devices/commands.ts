@@ -239,7 +239,7 @@ export class CommandService {
     return { outcome, attempts };
   }
 
-  private complete(
+  private async complete(
     commandId: string,
     id: string,
     nodeId: string,
@@ -248,7 +248,7 @@ export class CommandService {
     startedAt: number,
     attempts: number,
     response: CommandResponse,
-  ): CommandResult {
+  ): Promise<CommandResult> {
     const { store, link, bus, log } = this.options;
     const errorCode = NODE_STATUS_ERRORS[response.status];
     if (errorCode) {
@@ -268,8 +268,9 @@ export class CommandService {
     const completedAt = this.now();
     store.commands.finish(commandId, { status, resultState: state, attempts, completedAt });
     // A confirmed state is committed before anyone is told: once a caller has its answer, a crash
-    // cannot take the state or the log entry back. Everything queued commits together here.
-    store.writes.flush();
+    // cannot take the state or the log entry back. Everything queued commits together, with the other
+    // commands confirmed in this turn of the event loop.
+    await store.writes.commit();
     bus.emit("command.result", {
       commandId,
       deviceId: id,

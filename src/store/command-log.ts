@@ -1,7 +1,9 @@
 /**
- * Every command, who asked for it and how it ended. A row is written before the command is published,
- * so a crash mid-command leaves a `pending` row that the next start marks `expired` — such a command
- * is never re-sent: a stale "unlock" replayed after a restart is worse than a failure.
+ * Every command, who asked for it and how it ended. A row is queued before the command is published and
+ * written with the next flush of the write-behind queue, so a crash mid-command leaves a `pending` row that
+ * the next start marks `expired` — such a command is never re-sent: a stale "unlock" replayed after a
+ * restart is worse than a failure. A command that ends before that flush (most do: a node answers in a few
+ * milliseconds) is written once, already finished, instead of inserted and then updated.
  */
 import type { DeviceState } from "../bus.ts";
 import type { ParamValue } from "../model/index.ts";
@@ -65,9 +67,22 @@ export interface CommandOutcome {
   completedAt: number;
 }
 
+interface Unwritten {
+  id: string;
+  deviceId: string;
+  actor: string;
+  op: string;
+  params: string;
+  at: number;
+  outcome?: CommandOutcome;
+}
+
 export class CommandLog {
   private readonly insertStmt;
+  private readonly insertFinishedStmt;
   private readonly finishStmt;
+  /** Begun commands whose row is still in the write-behind queue. */
+  private readonly unwritten = new Map<string, Unwritten>();
 
   constructor(
     private readonly db: Db,
@@ -75,6 +90,12 @@ export class CommandLog {
   ) {
     this.insertStmt = db.prepare<[string, string, string, string, string, number]>(
       "INSERT INTO command_log (id, device_id, actor, op, params, status, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)",
+    );
+    this.insertFinishedStmt = db.prepare<
+      [string, string, string, string, string, string, string | null, string | null, number, number, number, number]
+    >(
+      "INSERT INTO command_log (id, device_id, actor, op, params, status, error_code, result_state, attempts, " +
+        "created_at, completed_at, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     );
     this.finishStmt = db.prepare<[string, string | null, string | null, number, number, number, string]>(
       "UPDATE command_log SET status = ?, error_code = ?, result_state = ?, attempts = ?, completed_at = ?, " +
@@ -90,11 +111,38 @@ export class CommandLog {
     params: Record<string, ParamValue>;
     at: number;
   }): void {
-    const params = JSON.stringify(entry.params);
-    this.writes.enqueue(() => this.insertStmt.run(entry.id, entry.deviceId, entry.actor, entry.op, params, entry.at));
+    const queued: Unwritten = { ...entry, params: JSON.stringify(entry.params) };
+    this.unwritten.set(entry.id, queued);
+    this.writes.enqueue(() => {
+      this.unwritten.delete(queued.id);
+      const { outcome } = queued;
+      if (!outcome) {
+        this.insertStmt.run(queued.id, queued.deviceId, queued.actor, queued.op, queued.params, queued.at);
+        return;
+      }
+      this.insertFinishedStmt.run(
+        queued.id,
+        queued.deviceId,
+        queued.actor,
+        queued.op,
+        queued.params,
+        outcome.status,
+        outcome.errorCode ?? null,
+        outcome.resultState ? JSON.stringify(outcome.resultState) : null,
+        outcome.attempts,
+        queued.at,
+        outcome.completedAt,
+        outcome.completedAt - queued.at,
+      );
+    });
   }
 
   finish(id: string, outcome: CommandOutcome): void {
+    const queued = this.unwritten.get(id);
+    if (queued) {
+      queued.outcome = outcome;
+      return;
+    }
     const resultState = outcome.resultState ? JSON.stringify(outcome.resultState) : null;
     this.writes.enqueue(() =>
       this.finishStmt.run(

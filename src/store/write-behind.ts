@@ -14,6 +14,7 @@ const FLUSH_DELAY_MS = 10;
 export class WriteBehind {
   private queue: Array<() => void> = [];
   private scheduled: NodeJS.Timeout | undefined;
+  private committing: Promise<void> | undefined;
 
   constructor(
     private readonly db: Db,
@@ -25,6 +26,25 @@ export class WriteBehind {
     this.queue.push(write);
     if (this.queue.length >= MAX_QUEUED) this.flush();
     else this.scheduled ??= setTimeout(() => this.flush(), FLUSH_DELAY_MS);
+  }
+
+  /**
+   * Resolves once everything queued so far is committed. Callers in the same turn of the event loop share
+   * one transaction: commands confirmed by one burst of a node's messages cost one commit, not one each.
+   */
+  commit(): Promise<void> {
+    this.committing ??= new Promise<void>((resolve, reject) => {
+      setImmediate(() => {
+        this.committing = undefined;
+        try {
+          this.flush();
+          resolve();
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
+    return this.committing;
   }
 
   /** Commits everything queued, in order, in one transaction. */

@@ -340,6 +340,38 @@ describe("command log and tokens", () => {
     store.close();
   });
 
+  test("the command log as another process reads it: pending while in flight, then how it ended", async () => {
+    const path = freshPath();
+    const store = new Store(openDatabase(path));
+    store.nodes.add("node-1", hashSecret("pw"), 1000);
+    store.devices.applyNodeConfig("node-1", [light, lock], 1000);
+    const cli = new Database(path, { readonly: true });
+    const row = (id: string) =>
+      cli.prepare("SELECT status, latency_ms, result_state FROM command_log WHERE id = ?").get(id) as
+        | { status: string; latency_ms: number | null; result_state: string | null }
+        | undefined;
+    const begin = (id: string, at: number) =>
+      store.commands.begin({ id, deviceId: "node-1.light", actor: "cli", op: "set", params: { on: true }, at });
+
+    // Answered before the queue was written: one row, already finished, once committed.
+    begin("fast", 2000);
+    store.commands.finish("fast", { status: "ok", resultState: { on: true }, attempts: 1, completedAt: 2004 });
+    assert.equal(row("fast"), undefined, "nothing is committed before the write-behind flush");
+    await store.writes.commit();
+    assert.deepEqual(row("fast"), { status: "ok", latency_ms: 4, result_state: '{"on":true}' });
+
+    // Still waiting when the queue is written: pending, then updated.
+    begin("slow", 3000);
+    await store.writes.commit();
+    assert.deepEqual(row("slow"), { status: "pending", latency_ms: null, result_state: null });
+    store.commands.finish("slow", { status: "error", errorCode: "timeout", attempts: 2, completedAt: 8000 });
+    await store.writes.commit();
+    assert.deepEqual(row("slow"), { status: "error", latency_ms: 5000, result_state: null });
+    assert.equal(store.commands.get("slow")?.errorCode, "timeout");
+    cli.close();
+    store.close();
+  });
+
   test("admin tokens are stored hashed, expire and can be revoked", () => {
     const store = storeWithNode();
     const { id, token } = store.adminTokens.create("ops", 1000);
