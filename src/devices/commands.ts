@@ -13,7 +13,7 @@ import {
   type ParamValue,
   validateCommand,
 } from "../model/index.ts";
-import { newId } from "../security/secrets.ts";
+import { newOrderedId } from "../security/secrets.ts";
 import type { Store } from "../store/index.ts";
 import type { DeviceLink } from "./link.ts";
 import type { CommandPayload, CommandResponse, CommandStatus } from "./protocol.ts";
@@ -128,7 +128,7 @@ export class CommandService {
       throw new CommandError("bridge_unavailable", "the bridge has no connection to the MQTT broker");
     }
     const startedAt = this.now();
-    const commandId = newId();
+    const commandId = newOrderedId(startedAt);
     const logEntry = {
       id: commandId,
       deviceId: device.id,
