@@ -176,9 +176,13 @@ export class AlexaEventGateway {
     }
   }
 
-  /** The users events go to: those whose grant is active. */
+  /**
+   * The users events go to: those whose grant is active. None while Send Alexa Events is not configured:
+   * no token could be refreshed, and this is asked on every state change, where the query was a tenth of a
+   * ten-light command's CPU in a house with no Alexa at all.
+   */
   recipients(): string[] {
-    return this.store.alexaGrants.active();
+    return this.configured ? this.store.alexaGrants.active() : [];
   }
 
   /**
