@@ -1,7 +1,6 @@
 import { resolve } from "node:path";
 import { Command } from "commander";
-import { type BackupResult, backupDatabase } from "../store/backup.ts";
-import { databasePath } from "../store/index.ts";
+import type { BackupResult } from "../store/backup.ts";
 import { type CommonOptions, cliConfig, printJson, withCommonOptions } from "./context.ts";
 
 interface BackupOptions extends CommonOptions {
@@ -41,7 +40,8 @@ export function backupCommand(): Command {
     .option("--json", "print one JSON object")
     .action(async (file: string, options: BackupOptions) => {
       // The config only gives the data dir: the backup works whether or not Hearth is running.
-      const { config } = cliConfig(options);
+      const { config } = await cliConfig(options);
+      const { backupDatabase, databasePath } = await import("../store/index.ts");
       const dataDir = resolve(config.dataDir);
       const result = await backupDatabase({
         source: databasePath(dataDir),

@@ -1,9 +1,15 @@
 import { Argument, Command } from "commander";
 import type { Config } from "../config/index.ts";
-import { addClient, type ClientRequest, type NewClient, removeClient } from "../oauth/accounts.ts";
+import type { ClientRequest, NewClient } from "../oauth/accounts.ts";
 import { oauthEndpoints } from "../oauth/endpoints.ts";
-import { OAUTH_PLATFORMS, type OAuthClientRecord, type OAuthPlatform } from "../store/index.ts";
+import type { OAUTH_PLATFORMS, OAuthClientRecord, OAuthPlatform } from "../store/index.ts";
 import { CliError, type CommonOptions, listCommand, printJson, withCommonOptions, withStore } from "./context.ts";
+
+/**
+ * The store's OAUTH_PLATFORMS, in its order, for `client add --help`: a copy, because importing the store
+ * module loads SQLite for every command. The compiler keeps the two equal.
+ */
+const PLATFORMS = ["alexa", "google", "custom"] as const satisfies typeof OAUTH_PLATFORMS;
 
 interface AddOptions extends CommonOptions {
   vendorId?: string;
@@ -50,7 +56,7 @@ export function clientCommand(): Command {
 
   withCommonOptions(client.command("add"))
     .description("register an Alexa skill, a Google project or another OAuth client; prints its secret once")
-    .addArgument(new Argument("<platform>", "which kind of client").choices(OAUTH_PLATFORMS))
+    .addArgument(new Argument("<platform>", "which kind of client").choices(PLATFORMS))
     .option("--vendor-id <id>", "alexa: your Amazon Vendor ID, from the skill's account-linking page")
     .option("--project-id <id>", "google: the id of your Google project")
     .option("--redirect-uri <uri...>", "custom: the client's redirect URIs (https://, or http://localhost)")
@@ -62,6 +68,7 @@ export function clientCommand(): Command {
     .option("--json", "print one JSON object")
     .action((platform: OAuthPlatform, options: AddOptions) => {
       return withStore(options, async (store, config) => {
+        const { addClient } = await import("../oauth/accounts.ts");
         const created = addClient(store, clientRequest(platform, options));
         if (options.json) {
           return printJson({
@@ -91,6 +98,7 @@ export function clientCommand(): Command {
     .description("remove an OAuth client; it can no longer link accounts")
     .action((clientId: string, options: CommonOptions) => {
       return withStore(options, async (store) => {
+        const { removeClient } = await import("../oauth/accounts.ts");
         removeClient(store, clientId);
         process.stdout.write(`Removed OAuth client ${clientId}.\n`);
       });

@@ -1,11 +1,15 @@
 /**
  * What every CLI command shares: the common options, loading the config the same way the daemon does,
  * opening the store, printing tables or JSON, and talking to a running daemon's admin API.
+ *
+ * Every command's definition imports this module, so it imports nothing heavy itself: the
+ * config (zod) and the store (better-sqlite3) are loaded when a command runs and needs them, so that
+ * `hearth --version`, `--help` and the commands that need neither start in a fraction of the time.
  */
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { type Config, loadConfig } from "../config/index.ts";
-import { Store } from "../store/index.ts";
+import type { Config, LoadedConfig } from "../config/index.ts";
+import type { Store } from "../store/index.ts";
 
 export interface CommonOptions {
   dataDir?: string;
@@ -29,14 +33,16 @@ export function withCommonOptions(command: Command): Command {
     .option("-c, --config <file>", "YAML or JSON config file (HEARTH_CONFIG)");
 }
 
-export function cliConfig(options: CommonOptions): { config: Config; notices: string[] } {
+export async function cliConfig(options: CommonOptions): Promise<LoadedConfig> {
+  const { loadConfig } = await import("../config/index.ts");
   return loadConfig({
     ...(options.config ? { file: options.config } : {}),
     overrides: options.dataDir ? { dataDir: options.dataDir } : {},
   });
 }
 
-export function openStore(config: Config): Store {
+export async function openStore(config: Config): Promise<Store> {
+  const { Store } = await import("../store/index.ts");
   return Store.open(resolve(config.dataDir));
 }
 
@@ -45,8 +51,8 @@ export async function withStore<T>(
   options: CommonOptions,
   fn: (store: Store, config: Config) => T | Promise<T>,
 ): Promise<T> {
-  const { config } = cliConfig(options);
-  const store = openStore(config);
+  const { config } = await cliConfig(options);
+  const store = await openStore(config);
   try {
     return await fn(store, config);
   } finally {
@@ -60,7 +66,7 @@ export function printJson(value: unknown): void {
 
 export interface ListSpec<T> {
   /** The rows, as the same objects `--json` prints. */
-  rows: (store: Store) => T[];
+  rows: (store: Store) => T[] | Promise<T[]>;
   /** What to say when there is nothing to list (and how to add something). */
   empty: string;
   columns: ReadonlyArray<readonly [header: string, cell: (row: T) => unknown]>;
@@ -72,7 +78,7 @@ export function listCommand<T>(command: Command, spec: ListSpec<T>): Command {
     .option("--json", "print JSON")
     .action((options: CommonOptions & { json?: boolean }) =>
       withStore(options, async (store) => {
-        const rows = spec.rows(store);
+        const rows = await spec.rows(store);
         if (options.json) return printJson(rows);
         if (rows.length === 0) return void process.stdout.write(`${spec.empty}\n`);
         printTable(

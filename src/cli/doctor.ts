@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { type Finding, hasErrors, type Report, runDoctor } from "../doctor/index.ts";
+import type { Finding, Report } from "../doctor/index.ts";
 import { type CommonOptions, printJson, withCommonOptions } from "./context.ts";
 
 interface DoctorOptions extends CommonOptions {
@@ -30,6 +30,7 @@ export function doctorCommand(): Command {
     .option("--json", "print {checks: [{id, status, message, fix}], skipped: [{id, reason}]}")
     .option("--offline", "skip the checks that leave this machine (Amazon, Google, the public URL, a remote broker)")
     .action(async (options: DoctorOptions) => {
+      const { hasErrors, runDoctor } = await import("../doctor/index.ts");
       const report = await runDoctor({
         ...(options.config ? { configFile: options.config } : {}),
         ...(options.dataDir ? { dataDir: options.dataDir } : {}),

@@ -1,7 +1,6 @@
 import { Command } from "commander";
 import type { Config } from "../config/index.ts";
 import type { IssuedHook } from "../store/index.ts";
-import { auditHookChange, hooksBaseUrl, hookView, issuedHookView, NewHookSchema } from "../webhooks/hook-admin.ts";
 import {
   CliError,
   type CommonOptions,
@@ -28,12 +27,16 @@ function splitList(value: string | undefined): string[] {
     .filter((item) => item !== "");
 }
 
-function baseUrl(config: Config): string {
-  return hooksBaseUrl(config, daemonUrl(config));
+/** The hooks' admin module (express and zod), imported when a hook command runs rather than for every command. */
+type HookAdmin = typeof import("../webhooks/hook-admin.ts");
+const hookAdmin = (): Promise<HookAdmin> => import("../webhooks/hook-admin.ts");
+
+function baseUrl(admin: HookAdmin, config: Config): string {
+  return admin.hooksBaseUrl(config, daemonUrl(config));
 }
 
-function printIssued(issued: IssuedHook, config: Config, verb: string): void {
-  const view = issuedHookView(issued, baseUrl(config));
+function printIssued(admin: HookAdmin, issued: IssuedHook, config: Config, verb: string): void {
+  const view = admin.issuedHookView(issued, baseUrl(admin, config));
   const lines: string[] = [];
   if (view.mode === "signed") {
     lines.push(
@@ -74,8 +77,9 @@ export function hookCommand(): Command {
     .option("--unsigned", "no signatures: a random token in the URL is the only credential (weaker)")
     .option("--json", "print one JSON object")
     .action((name: string, options: AddOptions) => {
-      return withStore(options, (store, config) => {
-        const parsed = NewHookSchema.safeParse({
+      return withStore(options, async (store, config) => {
+        const admin = await hookAdmin();
+        const parsed = admin.NewHookSchema.safeParse({
           name,
           devices: splitList(options.devices),
           scenes: splitList(options.scenes),
@@ -89,9 +93,9 @@ export function hookCommand(): Command {
         }
         const issued = store.hooks.add(parsed.data, Date.now());
         if (!issued) throw new CliError(`a hook named "${name}" exists; remove it first or rotate its secret`);
-        auditHookChange(store, "cli", "hook_add", issued.hook, Date.now());
-        if (options.json) return printJson(issuedHookView(issued, baseUrl(config)));
-        printIssued(issued, config, "Added");
+        admin.auditHookChange(store, "cli", "hook_add", issued.hook, Date.now());
+        if (options.json) return printJson(admin.issuedHookView(issued, baseUrl(admin, config)));
+        printIssued(admin, issued, config, "Added");
       });
     });
 
@@ -100,8 +104,9 @@ export function hookCommand(): Command {
     .description("list hooks with their URLs (secrets and tokens are never shown)")
     .option("--json", "print JSON")
     .action((options: CommonOptions & { json?: boolean }) =>
-      withStore(options, (store, config) => {
-        const rows = store.hooks.list().map((h) => hookView(h, baseUrl(config)));
+      withStore(options, async (store, config) => {
+        const admin = await hookAdmin();
+        const rows = store.hooks.list().map((h) => admin.hookView(h, baseUrl(admin, config)));
         if (options.json) return printJson(rows);
         if (rows.length === 0) {
           return void process.stdout.write("No hooks yet: add one with `hearth hook add <name> --devices <id>`.\n");
@@ -124,10 +129,11 @@ export function hookCommand(): Command {
   withCommonOptions(hook.command("remove <name>"))
     .description("remove a hook; its URL stops working at once")
     .action((name: string, options: CommonOptions) => {
-      return withStore(options, (store) => {
+      return withStore(options, async (store) => {
+        const admin = await hookAdmin();
         const existing = store.hooks.getByName(name);
         if (!existing || !store.hooks.remove(name)) throw new CliError(`no hook "${name}"`);
-        auditHookChange(store, "cli", "hook_remove", existing, Date.now());
+        admin.auditHookChange(store, "cli", "hook_remove", existing, Date.now());
         process.stdout.write(`Removed hook ${name}.\n`);
       });
     });
@@ -136,12 +142,13 @@ export function hookCommand(): Command {
     .description("give a hook a new secret; the previous one stays valid until the next rotation")
     .option("--json", "print one JSON object")
     .action((name: string, options: CommonOptions & { json?: boolean }) => {
-      return withStore(options, (store, config) => {
+      return withStore(options, async (store, config) => {
+        const admin = await hookAdmin();
         const issued = store.hooks.rotate(name);
         if (!issued) throw new CliError(`no hook "${name}"`);
-        auditHookChange(store, "cli", "hook_rotate", issued.hook, Date.now());
-        if (options.json) return printJson(issuedHookView(issued, baseUrl(config)));
-        printIssued(issued, config, "Rotated");
+        admin.auditHookChange(store, "cli", "hook_rotate", issued.hook, Date.now());
+        if (options.json) return printJson(admin.issuedHookView(issued, baseUrl(admin, config)));
+        printIssued(admin, issued, config, "Rotated");
         process.stdout.write(
           issued.hook.mode === "signed"
             ? "The previous secret is still accepted until the next rotation.\n"

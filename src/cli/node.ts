@@ -1,7 +1,7 @@
 import { Command } from "commander";
-import { CLAIM_TOKEN_DEFAULT_TTL_MINUTES, CLAIM_TOKEN_MAX_TTL_MINUTES } from "../devices/claim.ts";
+import type { CLAIM_TOKEN_DEFAULT_TTL_MINUTES } from "../devices/claim.ts";
 import { mosquittoAccounts } from "../devices/mosquitto-accounts.ts";
-import { addNode, type NodeCredentials, nodeIdProblem } from "../devices/node-registry.ts";
+import type { NodeCredentials } from "../devices/node-registry.ts";
 import { nodeView } from "../http/views.ts";
 import {
   apiErrorMessage,
@@ -14,6 +14,12 @@ import {
   withStore,
 } from "./context.ts";
 
+/**
+ * The claim module's default for `--ttl`, shown by `--help`: a copy, because that module (zod) is loaded only
+ * when a command runs. The compiler keeps the two equal.
+ */
+const DEFAULT_TTL_MINUTES = 10 satisfies typeof CLAIM_TOKEN_DEFAULT_TTL_MINUTES;
+
 export function nodeCommand(): Command {
   const node = new Command("node").description("register, list and remove nodes (ESP32 boards or simulated ones)");
 
@@ -23,6 +29,7 @@ export function nodeCommand(): Command {
     .option("--json", "print one JSON object")
     .action((nodeId: string, options: CommonOptions & { rotate?: boolean; json?: boolean }) => {
       return withStore(options, async (store, config) => {
+        const { addNode } = await import("../devices/node-registry.ts");
         const credentials = addNode(store, config, nodeId, { rotate: options.rotate ?? false });
         const accounts = mosquittoAccounts(config);
         await accounts?.upsert(credentials.username, credentials.password);
@@ -34,10 +41,14 @@ export function nodeCommand(): Command {
   withCommonOptions(node.command("claim-token"))
     .description("create a one-time token a new board trades for its MQTT credentials (POST /api/v1/claim)")
     .option("--node <node-id>", "only this node may use it; it may then re-key an existing node")
-    .option("--ttl <minutes>", "minutes until it expires", String(CLAIM_TOKEN_DEFAULT_TTL_MINUTES))
+    .option("--ttl <minutes>", "minutes until it expires", String(DEFAULT_TTL_MINUTES))
     .option("--json", "print one JSON object")
     .action((options: CommonOptions & { node?: string; ttl: string; json?: boolean }) => {
       return withStore(options, async (store, config) => {
+        const [{ CLAIM_TOKEN_MAX_TTL_MINUTES }, { nodeIdProblem }] = await Promise.all([
+          import("../devices/claim.ts"),
+          import("../devices/node-registry.ts"),
+        ]);
         const minutes = Number(options.ttl);
         if (!Number.isInteger(minutes) || minutes < 1 || minutes > CLAIM_TOKEN_MAX_TTL_MINUTES) {
           throw new CliError(`--ttl must be a whole number of minutes from 1 to ${CLAIM_TOKEN_MAX_TTL_MINUTES}`);

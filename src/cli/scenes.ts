@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { mergeScenes, type SceneActionResult, sceneView } from "../scenes/index.ts";
+import type { SceneActionResult, sceneView } from "../scenes/index.ts";
 import {
   apiErrorMessage,
   CliError,
@@ -29,7 +29,8 @@ export function scenesCommand(): Command {
   )
     .option("--json", "print JSON")
     .action((options: CommonOptions & { json?: boolean }) =>
-      withStore(options, (store, config) => {
+      withStore(options, async (store, config) => {
+        const { mergeScenes, sceneView } = await import("../scenes/index.ts");
         const rows = mergeScenes(config.scenes, store.scenes.list()).map(sceneView);
         if (options.json) return printJson(rows);
         if (rows.length === 0) {

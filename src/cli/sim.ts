@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
-import { addNode, advertisedMqttUrl } from "../devices/node-registry.ts";
+import type { Config } from "../config/index.ts";
 import { DEVICE_TYPES, type DeviceType, isDeviceType } from "../model/index.ts";
 import { CliError, type CommonOptions, cliConfig, openStore, withCommonOptions } from "./context.ts";
 
@@ -95,8 +95,9 @@ export function simCommand(): Command {
       integer("--disconnect-every", 1),
     )
     .action(async (options: SimOptions) => {
-      const { config } = cliConfig(options);
+      const { config } = await cliConfig(options);
       const nodes = await resolveNodes(options, config);
+      const { advertisedMqttUrl } = await import("../devices/node-registry.ts");
       const url = options.url ?? advertisedMqttUrl(config);
       const { SimFleet } = await import("../sim/index.ts");
       const fleet = await SimFleet.start({
@@ -127,7 +128,7 @@ export function simCommand(): Command {
     });
 }
 
-async function resolveNodes(options: SimOptions, config: ReturnType<typeof cliConfig>["config"]) {
+async function resolveNodes(options: SimOptions, config: Config) {
   const modes = [options.nodes !== undefined, options.node !== undefined, options.credentials !== undefined].filter(
     Boolean,
   );
@@ -147,7 +148,8 @@ async function resolveNodes(options: SimOptions, config: ReturnType<typeof cliCo
     throw new CliError("with an external broker, add the nodes to it and pass --credentials (see docs/mosquitto.md)");
   }
   const count = options.nodes ?? 1;
-  const store = openStore(config);
+  const { addNode } = await import("../devices/node-registry.ts");
+  const store = await openStore(config);
   try {
     // Simulated nodes get a fresh password at every run: nothing to remember, nothing left valid.
     return Array.from({ length: count }, (_, i) => {

@@ -1,8 +1,6 @@
 import { resolve } from "node:path";
 import { Command } from "commander";
 import type { Daemon } from "../daemon.ts";
-import { createLogger } from "../log.ts";
-import { SystemdNotifier } from "../ops/systemd-notify.ts";
 import { VERSION } from "../version.ts";
 import { CliError, type CommonOptions, cliConfig, withCommonOptions } from "./context.ts";
 
@@ -15,7 +13,8 @@ export function startCommand(): Command {
   return withCommonOptions(new Command("start"))
     .description("run the daemon: HTTP API, MQTT link (embedded broker unless mqtt.url is set), SQLite store")
     .action(async (options: CommonOptions) => {
-      const { config, notices } = cliConfig(options);
+      const { config, notices } = await cliConfig(options);
+      const { createLogger } = await import("../log.ts");
       const log = createLogger(config.logLevel);
       for (const notice of notices) log.warn(notice);
       // A rejected promise nobody awaited is a bug to fix, not a reason to drop every node's link.
@@ -25,6 +24,7 @@ export function startCommand(): Command {
         process.exit(1);
       });
       // Does nothing unless started by systemd with Type=notify (systemd/hearth.service).
+      const { SystemdNotifier } = await import("../ops/systemd-notify.ts");
       const systemd = new SystemdNotifier({ log: log.child({ component: "systemd" }) });
       // Loaded here, not at the top: the other commands start faster without the daemon's dependencies.
       const { Daemon } = await import("../daemon.ts");

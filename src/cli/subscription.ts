@@ -1,16 +1,6 @@
 import { Command, Option } from "commander";
-import { DELIVERY_STATES, type DeliveryState } from "../store/index.ts";
-import { WEBHOOK_EVENT_TYPES } from "../webhooks/events.ts";
-import {
-  addSubscription,
-  deliveryView,
-  getSubscription,
-  parseEventList,
-  removeSubscription,
-  replayDelivery,
-  SubscriptionError,
-  subscriptionView,
-} from "../webhooks/subscriptions.ts";
+import type { DELIVERY_STATES, DeliveryState } from "../store/index.ts";
+import type { WEBHOOK_EVENT_TYPES } from "../webhooks/events.ts";
 import {
   apiErrorMessage,
   CliError,
@@ -23,11 +13,28 @@ import {
   withStore,
 } from "./context.ts";
 
+/**
+ * Copies of WEBHOOK_EVENT_TYPES and the store's DELIVERY_STATES, in their order, for `--help`: the modules
+ * that define them load zod and SQLite, which a command loads only when it runs. The compiler keeps them equal.
+ */
+const EVENT_TYPES = [
+  "device.state",
+  "device.availability",
+  "device.registry",
+  "command.result",
+  "link.changed",
+] as const satisfies typeof WEBHOOK_EVENT_TYPES;
+const STATES = ["pending", "delivered", "dead"] as const satisfies typeof DELIVERY_STATES;
+
+/** The subscription service, imported when a command runs. */
+const service = () => import("../webhooks/subscriptions.ts");
+
 /** The service's errors as the CLI reports them: one line, exit status 1. */
 async function cli<T>(fn: () => T | Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (error) {
+    const { SubscriptionError } = await service();
     if (error instanceof SubscriptionError) throw new CliError(error.message);
     throw error;
   }
@@ -40,11 +47,12 @@ export function subscriptionCommand(): Command {
 
   withCommonOptions(subscription.command("add <url>"))
     .description("subscribe a URL to events; prints the subscription's id and signing secret (shown once)")
-    .requiredOption("--events <list>", `comma-separated events: ${WEBHOOK_EVENT_TYPES.join(", ")}`)
+    .requiredOption("--events <list>", `comma-separated events: ${EVENT_TYPES.join(", ")}`)
     .option("--json", "print one JSON object")
     .action((url: string, options: CommonOptions & { events: string; json?: boolean }) =>
       withStore(options, (store, config) =>
         cli(async () => {
+          const { addSubscription, parseEventList, subscriptionView } = await service();
           const { subscription: created, secret } = await addSubscription(store, config.webhooks, {
             url,
             events: parseEventList(options.events),
@@ -67,7 +75,10 @@ export function subscriptionCommand(): Command {
     );
 
   listCommand(subscription.command("list").description("list subscriptions (secrets are never shown)"), {
-    rows: (store) => store.subscriptions.list().map(subscriptionView),
+    rows: async (store) => {
+      const { subscriptionView } = await service();
+      return store.subscriptions.list().map(subscriptionView);
+    },
     empty: "No subscriptions yet: add one with `hearth subscription add <url> --events device.state`.",
     columns: [
       ["ID", (s) => s.id],
@@ -82,7 +93,8 @@ export function subscriptionCommand(): Command {
     .description("remove a subscription and its deliveries, pending ones included")
     .action((id: string, options: CommonOptions) =>
       withStore(options, (store) =>
-        cli(() => {
+        cli(async () => {
+          const { removeSubscription } = await service();
           removeSubscription(store, id);
           process.stdout.write(`Removed subscription ${id}.\n`);
         }),
@@ -91,11 +103,12 @@ export function subscriptionCommand(): Command {
 
   withCommonOptions(subscription.command("deliveries <id>"))
     .description("list a subscription's deliveries, newest first: state, attempts, last answer")
-    .addOption(new Option("--state <state>", "only deliveries in this state").choices(DELIVERY_STATES))
+    .addOption(new Option("--state <state>", "only deliveries in this state").choices(STATES))
     .option("--json", "print JSON, payloads included")
     .action((id: string, options: CommonOptions & { state?: DeliveryState; json?: boolean }) =>
       withStore(options, (store) =>
-        cli(() => {
+        cli(async () => {
+          const { deliveryView, getSubscription } = await service();
           const found = getSubscription(store, id);
           const rows = store.outbox.list(found.id, { state: options.state }).map(deliveryView);
           if (options.json) return printJson(rows);
@@ -122,6 +135,7 @@ export function subscriptionCommand(): Command {
     .action((deliveryId: string, options: CommonOptions) =>
       withStore(options, (store, config) =>
         cli(async () => {
+          const { replayDelivery, SubscriptionError } = await service();
           const delivery = store.outbox.get(deliveryId);
           if (!delivery) throw new SubscriptionError("unknown_delivery", `no delivery "${deliveryId}"`);
           // Through the daemon when it runs, so the delivery is attempted at once rather than at its next look.

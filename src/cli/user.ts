@@ -1,7 +1,5 @@
 import { Command } from "commander";
 import { PIN_MAX_DIGITS, PIN_MIN_DIGITS, pinProblem, TwoFactor } from "../google/two-factor.ts";
-import { createLogger } from "../log.ts";
-import { addUser, changePassword, checkNewUserName, removeUser } from "../oauth/accounts.ts";
 import { AccountError } from "../oauth/errors.ts";
 import type { UserRecord } from "../store/index.ts";
 import { CliError, type CommonOptions, listCommand, printJson, withCommonOptions, withStore } from "./context.ts";
@@ -65,6 +63,7 @@ export function userCommand(): Command {
     .option("--json", "print one JSON object")
     .action((name: string, options: PasswordOptions & { json?: boolean }) => {
       return withStore(options, async (store) => {
+        const { addUser, checkNewUserName } = await import("../oauth/accounts.ts");
         checkNewUserName(store, name);
         const password = await readNewPassword(name, options.passwordStdin ?? false);
         const created = await addUser(store, name, password);
@@ -89,6 +88,7 @@ export function userCommand(): Command {
     .description("remove a user")
     .action((name: string, options: CommonOptions) => {
       return withStore(options, async (store) => {
+        const { removeUser } = await import("../oauth/accounts.ts");
         const existing = store.users.get(name);
         removeUser(store, name);
         process.stdout.write(`Removed user ${existing?.name ?? name}.\n`);
@@ -103,6 +103,7 @@ export function userCommand(): Command {
         const existing = store.users.get(name);
         if (!existing) throw new AccountError("unknown_user", `no user "${name}"`);
         const password = await readNewPassword(existing.name, options.passwordStdin ?? false);
+        const { changePassword } = await import("../oauth/accounts.ts");
         await changePassword(store, existing.name, password);
         process.stdout.write(`Changed the password of ${existing.name}.\n`);
       });
@@ -116,6 +117,7 @@ export function userCommand(): Command {
       return withStore(options, async (store, config) => {
         const existing = store.users.get(name);
         if (!existing) throw new AccountError("unknown_user", `no user "${name}"`);
+        const { createLogger } = await import("../log.ts");
         const twoFactor = new TwoFactor({ store, config, log: createLogger("silent") });
         if (options.remove) {
           if (options.pinStdin) throw new CliError("--remove reads no PIN; leave out --pin-stdin");

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { imageVersion } from "../../src/cli/ota.ts";
+import { imageVersion } from "../../src/cli/ota-push.ts";
 import { readAppVersion } from "../../src/ota/image.ts";
 
 /** 24-byte image header, 8-byte segment header, then esp_app_desc_t (magic, secure_version, reserv1, version…). */
