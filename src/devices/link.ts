@@ -83,6 +83,8 @@ export class DeviceLink {
 
   async start(): Promise<void> {
     const { topics, log, bus } = this.options;
+    // The broker replays every node's retained messages at once: have every device at hand first.
+    this.options.store.devices.warm();
     const connection = await this.connect({
       url: this.url,
       clientId: this.options.username,

@@ -31,7 +31,7 @@ function schemaOf(db: Database.Database): string[] {
     .map((r) => r.sql.replace(/\s+/g, " ").trim());
 }
 
-const light = resolveDeclaration({
+const lightDeclaration = {
   id: "light",
   type: "light",
   name: "Ceiling",
@@ -39,7 +39,8 @@ const light = resolveDeclaration({
     { id: "on", type: "bool", rw: "rw" },
     { id: "brightness", type: "int", rw: "rw", min: 1, max: 100 },
   ],
-});
+} as const;
+const light = resolveDeclaration(lightDeclaration);
 const lock = resolveDeclaration({ id: "door", type: "lock", params: [{ id: "locked", type: "bool", rw: "rw" }] });
 
 function storeWithNode(nodeId = "node-1"): Store {
@@ -234,6 +235,39 @@ describe("registry", () => {
     assert.deepEqual(back.added, ["node-1.door"]);
     const same = store.devices.applyNodeConfig("node-1", [dimmer, lock], 4000);
     assert.deepEqual(same, { added: [], removed: [], changed: [] });
+    store.close();
+  });
+
+  test("a node's devices are listed without those of nodes whose ids share its prefix", () => {
+    const store = new Store(openDatabase(freshPath()));
+    for (const nodeId of ["kit", "kit-2", "kit_2", "kit2", "ki"]) {
+      store.nodes.add(nodeId, hashSecret("pw"), 1000);
+      store.devices.applyNodeConfig(nodeId, [light], 1000);
+    }
+    store.devices.warm();
+    for (const nodeId of ["kit", "kit-2", "kit_2", "kit2", "ki"]) {
+      assert.deepEqual(
+        store.devices.list({ nodeId }).map((d) => d.id),
+        [`${nodeId}.light`],
+      );
+    }
+    assert.equal(store.devices.list().length, 5);
+    store.close();
+  });
+
+  test("a node re-announcing the same config keeps its state; a changed declaration is read again", () => {
+    const store = storeWithNode();
+    store.devices.recordReported("node-1.light", { on: true, brightness: 40 }, 1, 2000);
+    assert.deepEqual(store.devices.applyNodeConfig("node-1", [light, lock], 3000), {
+      added: [],
+      removed: [],
+      changed: [],
+    });
+    assert.deepEqual(store.devices.get("node-1.light")?.state, { on: true, brightness: 40 });
+    const renamed = resolveDeclaration({ ...lightDeclaration, name: "Porch" });
+    assert.deepEqual(store.devices.applyNodeConfig("node-1", [renamed, lock], 4000).changed, ["node-1.light"]);
+    assert.equal(store.devices.get("node-1.light")?.name, "Porch");
+    assert.deepEqual(store.devices.get("node-1.light")?.state, { on: true, brightness: 40 });
     store.close();
   });
 
