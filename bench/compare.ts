@@ -59,6 +59,7 @@ import {
   extendAcl,
   installPeer,
   REPO,
+  RESTART_ONLINE_MS,
   type RunContext,
   type StartedSystem,
   startFloor,
@@ -502,6 +503,7 @@ async function measureAll(options: Options, network: string): Promise<number> {
       ratioTable(ratioRows),
       "",
       startupTable(startups, results, options.devices),
+      ...restartLine(started.hearth?.facts.onlineAfterRestart, options.devices),
       "",
       targetTable(targetRows),
     ];
@@ -520,3 +522,11 @@ async function measureAll(options: Options, network: string): Promise<number> {
 }
 
 runMain(main);
+
+/** Whether a restarted Hearth saw every device online again from the broker alone, without any node reconnecting. */
+function restartLine(onlineAfterRestart: unknown, devices: number): string[] {
+  if (!Array.isArray(onlineAfterRestart) || onlineAfterRestart.length === 0) return [];
+  return [
+    `hearth: devices online ${RESTART_ONLINE_MS / 1000} s after each restart, from the broker alone: ${onlineAfterRestart.join(", ")} of ${devices}`,
+  ];
+}

@@ -37,7 +37,7 @@ const PROBE = pathToFileURL(join(HERE, "loop-probe.mjs")).href;
 const READY_TIMEOUT_MS = 60_000;
 const ONLINE_TIMEOUT_MS = 60_000;
 /** How long a restarted Hearth gets to see every device online from the broker's retained messages. */
-const RESTART_ONLINE_MS = 15_000;
+export const RESTART_ONLINE_MS = 15_000;
 /** Lights per simulated node: a realistic LED controller, and its config (about 390 bytes a light) inside 4 KB. */
 export const LIGHTS_PER_NODE = 10;
 /** The Google project id both systems are linked for. */
@@ -326,9 +326,10 @@ export async function startHearth(build: HearthBuild, devices: number, ctx: RunC
     for (let i = 1; i < ctx.starts; i++) {
       await child.stop();
       child = await launch();
-      // Hearth learns who is online from the nodes' retained messages. When some never arrive (mosquitto
-      // holds at most max_queued_messages, 1000 by default, for a subscriber), the nodes reconnect, as they
-      // would after a power cut, and announce themselves again.
+      // Hearth learns who is online from the nodes' retained messages, and from the nodes announcing
+      // themselves again when its `online` reaches them. Should some never arrive (a broker dropping what
+      // exceeds its queue for a subscriber: docs/mosquitto.md, "Many nodes"), the nodes reconnect, as they
+      // would after a power cut, and announce themselves again; the count says how many were online first.
       const count = await online(RESTART_ONLINE_MS);
       afterRestart.push(count);
       if (count < devices) {
