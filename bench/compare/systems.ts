@@ -574,11 +574,7 @@ export async function startPeer(
     return child;
   };
   try {
-    let child = await launch();
-    for (let i = 1; i < ctx.starts; i++) {
-      await child.stop();
-      child = await launch();
-    }
+    const child = await startTimes(ctx.starts, launch);
 
     const linkStarted = performance.now();
     const accessToken = await linkPeer(base, credentials);
@@ -770,11 +766,7 @@ export async function startFloor(lights: number, ctx: RunContext, responder: Chi
     return child;
   };
   try {
-    let child = await launch();
-    for (let i = 1; i < ctx.starts; i++) {
-      await child.stop();
-      child = await launch();
-    }
+    const child = await startTimes(ctx.starts, launch);
     await sleep(3_000);
     startup.idleRssMiB = mib(await idleRss(child.pid));
     startup.memory = await memoryOf(child);
@@ -794,4 +786,14 @@ export async function startFloor(lights: number, ctx: RunContext, responder: Chi
     await server?.stop();
     throw error;
   }
+}
+
+/** Starts a server `starts` times in a row, each start timed by `launch`; returns the last one, running. */
+async function startTimes(starts: number, launch: () => Promise<Child>): Promise<Child> {
+  let child = await launch();
+  for (let i = 1; i < starts; i++) {
+    await child.stop();
+    child = await launch();
+  }
+  return child;
 }

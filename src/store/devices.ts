@@ -14,6 +14,7 @@ import type {
   ValueType,
 } from "../model/index.ts";
 import type { Db } from "./database.ts";
+import { onlineCounts } from "./nodes.ts";
 import type { WriteBehind } from "./write-behind.ts";
 
 export interface DeviceRecord {
@@ -242,12 +243,7 @@ export class DeviceStore {
    * metrics scrape. The registry is written straight to the database (only state goes through write-behind).
    */
   countByState(): { online: number; offline: number } {
-    const counts = { online: 0, offline: 0 };
-    for (const row of this.countStmt.all()) {
-      if (row.online === 1) counts.online = row.n;
-      else counts.offline += row.n;
-    }
-    return counts;
+    return onlineCounts(this.countStmt.all());
   }
 
   private load(row: DeviceRow): Omit<DeviceRecord, "online"> {

@@ -2,6 +2,19 @@ import type { Db } from "./database.ts";
 import { durably } from "./database.ts";
 import type { WriteBehind } from "./write-behind.ts";
 
+/** Rows of a count grouped by `online` (1, 0 or NULL for a node never seen) as online and offline totals. */
+export function onlineCounts(rows: Iterable<{ online: number | null; n: number }>): {
+  online: number;
+  offline: number;
+} {
+  const counts = { online: 0, offline: 0 };
+  for (const row of rows) {
+    if (row.online === 1) counts.online += row.n;
+    else counts.offline += row.n;
+  }
+  return counts;
+}
+
 export interface NodeRecord {
   id: string;
   name: string | null;
@@ -173,12 +186,7 @@ export class NodeStore {
 
   /** How many registered nodes are online and offline; one grouped count, cheap enough for every metrics scrape. */
   countByState(): { online: number; offline: number } {
-    const counts = { online: 0, offline: 0 };
-    for (const row of this.countStmt.all()) {
-      if (row.online === 1) counts.online = row.n;
-      else counts.offline += row.n;
-    }
-    return counts;
+    return onlineCounts(this.countStmt.all());
   }
 
   /** At daemon start nothing is known to be online until the broker says so. */
