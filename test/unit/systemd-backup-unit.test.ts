@@ -6,32 +6,10 @@
  * that the timer starts it.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { test } from "node:test";
 import { backupCommand } from "../../src/cli/backup.ts";
-
-type Unit = Map<string, Map<string, string[]>>;
-
-function readUnit(name: string): Unit {
-  const sections: Unit = new Map();
-  let current: Map<string, string[]> | undefined;
-  for (const raw of readFileSync(new URL(`../../systemd/${name}`, import.meta.url), "utf8").split("\n")) {
-    const line = raw.trim();
-    if (line === "" || line.startsWith("#")) continue;
-    const header = /^\[(.+)\]$/.exec(line);
-    if (header) {
-      current = new Map();
-      sections.set(header[1] as string, current);
-      continue;
-    }
-    const eq = line.indexOf("=");
-    assert.ok(current && eq > 0, `${name}: not a unit line: ${line}`);
-    const key = line.slice(0, eq);
-    current.set(key, [...(current.get(key) ?? []), line.slice(eq + 1)]);
-  }
-  return sections;
-}
+import { readUnit } from "../helpers/systemd-unit.ts";
 
 const daemon = readUnit("hearth.service").get("Service") as Map<string, string[]>;
 const backup = readUnit("hearth-backup.service").get("Service") as Map<string, string[]>;

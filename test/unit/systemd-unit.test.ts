@@ -10,32 +10,12 @@ import { existsSync, readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { startCommand } from "../../src/cli/start.ts";
 import { ConfigSchema, loadConfig } from "../../src/config/index.ts";
+import { parseUnit, type UnitSection, unitText } from "../helpers/systemd-unit.ts";
 
-type Section = Map<string, string[]>;
+type Section = UnitSection;
 
-/** The unit's sections, each key with its values in order (a key may be given more than once). */
-function parseUnit(text: string): Map<string, Section> {
-  const sections = new Map<string, Section>();
-  let current: Section | undefined;
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
-    if (line === "" || line.startsWith("#") || line.startsWith(";")) continue;
-    const header = /^\[(.+)\]$/.exec(line);
-    if (header) {
-      current = new Map();
-      sections.set(header[1] as string, current);
-      continue;
-    }
-    const eq = line.indexOf("=");
-    assert.ok(current && eq > 0, `not a unit line: ${line}`);
-    const key = line.slice(0, eq).trim();
-    current.set(key, [...(current.get(key) ?? []), line.slice(eq + 1).trim()]);
-  }
-  return sections;
-}
-
-const text = readFileSync(new URL("../../systemd/hearth.service", import.meta.url), "utf8");
-const unit = parseUnit(text);
+const text = unitText("hearth.service");
+const unit = parseUnit(text, "hearth.service");
 const service = unit.get("Service") as Section;
 
 /** The last value of a key, as systemd applies it. */
